@@ -1,0 +1,244 @@
+"""Customers, their orders, and what segmentation learns from them.
+
+Bulk paths (CSV import, segmentation) write these tables with multi-row SQL or COPY rather
+than through `save()`, so every column that such a path fills has a plain default and
+timestamps are set explicitly there (auto_now only fires on `save()`).
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ConsentSource(models.TextChoices):
+    IMPORT = "import", "CSV import"
+    ADMIN = "admin", "Admin"
+    API = "api", "API"
+    FORM = "form", "Signup form"
+    CHECKOUT = "checkout", "Checkout"
+    SMS_REPLY = "sms_reply", "SMS reply (START)"
+
+
+class Customer(models.Model):
+    external_id = models.CharField(
+        max_length=64, unique=True, help_text="The shop's own id for this customer (CustomerID in most exports)."
+    )
+    email = models.EmailField(blank=True, default="", help_text="Lower-cased; empty when unknown.")
+    phone = models.CharField(max_length=20, blank=True, default="", help_text="E.164, for example +447700900123.")
+    first_name = models.CharField(max_length=100, blank=True, default="")
+    last_name = models.CharField(max_length=100, blank=True, default="")
+    country = models.CharField(max_length=64, blank=True, default="")
+    time_zone = models.CharField(max_length=64, blank=True, default="", help_text="IANA name, e.g. Europe/London.")
+    locale = models.CharField(max_length=16, blank=True, default="")
+
+    email_consent = models.BooleanField(default=False, help_text="May we send marketing email?")
+    email_consent_at = models.DateTimeField(null=True, blank=True)
+    email_consent_source = models.CharField(max_length=32, blank=True, default="")
+    sms_consent = models.BooleanField(default=False, help_text="May we send marketing SMS?")
+    sms_consent_at = models.DateTimeField(null=True, blank=True)
+    sms_consent_source = models.CharField(max_length=32, blank=True, default="")
+
+    attributes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Extra columns from imported files, numbers kept as numbers (e.g. complains, money_spent).",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Bumped by imports whenever the customer or one of its orders changes, so an
+    # incremental re-segmentation finds exactly the customers it has to look at again.
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["external_id"]
+
+    def __str__(self):
+        name = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return f"{name} ({self.external_id})" if name else self.external_id
+
+    def save(self, *args, **kwargs):
+        self.updated_at = timezone.now()
+        super().save(*args, **kwargs)
+
+
+class Order(models.Model):
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="orders",
+        # The (customer, ordered_at) index below serves customer lookups; a second
+        # single-column index would only slow down bulk imports.
+        db_index=False,
+    )
+    external_id = models.CharField(
+        max_length=64, unique=True, help_text="Order or invoice number; derived from the row when a file has none."
+    )
+    ordered_at = models.DateTimeField()
+    amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="Negative for returns.")
+    quantity = models.IntegerField(default=0, help_text="Items in the order.")
+    is_return = models.BooleanField(default=False)
+    coupon_code = models.CharField(max_length=64, blank=True, default="")
+    attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-ordered_at"]
+        indexes = [
+            models.Index(fields=["customer", "ordered_at"], name="order_customer_date"),
+            models.Index(fields=["ordered_at"], name="order_date"),
+        ]
+
+    def __str__(self):
+        return self.external_id
+
+    def save(self, *args, **kwargs):
+        self.updated_at = timezone.now()
+        super().save(*args, **kwargs)
+
+
+class CustomerStats(models.Model):
+    """Order aggregates per customer, kept up to date incrementally by segmentation runs.
+
+    Re-aggregating ten million orders on every run is the expensive part of segmentation;
+    this table lets a run re-aggregate only customers whose orders changed since the last one.
+    Derived features (recency, scores) are not stored: they depend on the run's reference date.
+    """
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="stats")
+    first_order_at = models.DateTimeField(null=True)
+    last_order_at = models.DateTimeField(null=True, help_text="Last order that is not a return.")
+    frequency = models.IntegerField(default=0, help_text="Orders that are not returns.")
+    returns = models.IntegerField(default=0)
+    monetary = models.DecimalField(max_digits=14, decimal_places=2, default=0, help_text="Net spend.")
+    quantity = models.IntegerField(default=0, help_text="Items bought in orders that are not returns.")
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "customer stats"
+
+
+class Algorithm(models.TextChoices):
+    KMEANS = "kmeans", "k-means (k-means++)"
+    MINIBATCH = "minibatch", "MiniBatch k-means (large shops)"
+    GMM = "gmm", "Gaussian mixture"
+    AGGLOMERATIVE = "agglomerative", "Agglomerative (hierarchical)"
+    HDBSCAN = "hdbscan", "HDBSCAN (density, finds noise)"
+    RFM = "rfm", "Classic RFM segments (no machine learning)"
+
+
+class SegmentationRun(models.Model):
+    """One segmentation: its parameters, how K was chosen, metrics, profiles and timings."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    algorithm = models.CharField(max_length=16, choices=Algorithm.choices, default=Algorithm.KMEANS)
+    k_requested = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: choose K automatically.")
+    features = models.JSONField(default=list, blank=True, help_text="Feature names; empty: the default set.")
+    as_of = models.DateField(null=True, blank=True, help_text="Reference date; empty: the day after the last order.")
+    incremental = models.BooleanField(
+        default=False, help_text="Re-assign only customers that changed since the base run, with its model."
+    )
+    base_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    triggered_by = models.CharField(max_length=32, blank=True, default="")
+    params = models.JSONField(default=dict, blank=True, help_text="Seed, K range, preprocessing, sample sizes.")
+
+    # Results
+    k = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Number of segments found.")
+    k_candidates = models.JSONField(
+        default=list, blank=True, help_text="[{k, inertia, silhouette}] for every K tried."
+    )
+    k_reason = models.TextField(blank=True, default="")
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="{silhouette, davies_bouldin, calinski_harabasz, sizes}."
+    )
+    profiles = models.JSONField(default=list, blank=True, help_text="One profile per segment, in original units.")
+    model_state = models.JSONField(
+        default=dict, blank=True, help_text="Fitted preprocessing and centroids: to match and assign later."
+    )
+    plot_data = models.JSONField(
+        default=dict, blank=True, help_text="Bounded sample for the admin plots (PCA projection, RFM heatmap)."
+    )
+    transitions = models.JSONField(
+        default=dict, blank=True, help_text="{from segment key: {to segment key: customers}} since the last run."
+    )
+    moved = models.IntegerField(default=0, help_text="Customers whose segment changed in this run.")
+    n_customers = models.IntegerField(default=0)
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    progress_message = models.CharField(max_length=200, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        get_latest_by = "id"
+        constraints = [
+            # Two runs never overlap: at most one run is running at any time.
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="running"), name="one_running_segmentation"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Run {self.pk} ({self.get_algorithm_display()}, {self.get_status_display()})"
+
+
+class Segment(models.Model):
+    """A group of customers with a stable identity across runs.
+
+    The key never changes; the name does only when a marketer renames it (name_locked).
+    Campaign rules point at segments, so a refit that matches a cluster to this segment
+    keeps those rules working.
+    """
+
+    key = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+    name_locked = models.BooleanField(
+        default=False, help_text="Set when a marketer renames the segment: later runs keep the name."
+    )
+    description = models.TextField(blank=True, default="")
+    algorithm = models.CharField(max_length=16, choices=Algorithm.choices)
+    is_active = models.BooleanField(default=True, help_text="False once a run found no cluster like it.")
+    centroid = models.JSONField(default=list, blank=True, help_text="Last centroid in the scaled feature space.")
+    profile = models.JSONField(default=dict, blank=True, help_text="Last profile, in original units.")
+    size = models.IntegerField(default=0)
+    first_run = models.ForeignKey(SegmentationRun, null=True, on_delete=models.SET_NULL, related_name="+")
+    last_run = models.ForeignKey(SegmentationRun, null=True, on_delete=models.SET_NULL, related_name="+")
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-is_active", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    """Which segment a customer is in, from the run that put it there until the run that moved it.
+
+    Rows are written only for customers who move, so a refit where most customers stay
+    writes little, and the membership of any past run stays answerable:
+    run <= R and (ended_run is null or ended_run > R).
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    # PROTECT: every run is kept, and deleting one would rewrite the history of the others.
+    run = models.ForeignKey(SegmentationRun, on_delete=models.PROTECT, related_name="+")
+    ended_run = models.ForeignKey(SegmentationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["customer", "run"], name="membership_customer_run")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"], condition=Q(ended_run__isnull=True), name="one_current_membership"
+            ),
+        ]
