@@ -94,6 +94,17 @@ class Order(models.Model):
     def save(self, *args, **kwargs):
         self.updated_at = timezone.now()
         super().save(*args, **kwargs)
+        self._touch_customer()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        self._touch_customer()
+        return result
+
+    def _touch_customer(self):
+        # An order edited or deleted in admin changes the customer's stats: the next
+        # segmentation run finds it through updated_at.
+        Customer.objects.filter(pk=self.customer_id).update(updated_at=timezone.now())
 
 
 class CustomerStats(models.Model):
