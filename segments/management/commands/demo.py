@@ -1,0 +1,61 @@
+"""manage.py demo: the loop so far on a sample shop, printing what it learned."""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from segments import services
+from segments.management.commands.segment import Command as SegmentCommand
+from segments.models import Customer, Order
+
+
+class Command(BaseCommand):
+    help = "Load the sample shop, segment it, and print what was learned and how to open the admin."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, default=3000)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--username", default="admin")
+
+    def handle(self, *args, **options):
+        w = self.stdout.write
+        w(self.style.MIGRATE_HEADING("1. The sample shop"))
+        call_command("generate_sample_data", customers=options["customers"], seed=options["seed"], stdout=self.stdout)
+        w(f"   In the database: {Customer.objects.count():,} customers, {Order.objects.count():,} orders")
+
+        w(self.style.MIGRATE_HEADING("2. Segmentation (k-means, K chosen by elbow and silhouette)"))
+        run = services.segmentation_run_create(triggered_by="demo")
+        run = services.segmentation_run_execute(run_id=run.pk)
+        if run.status != run.Status.SUCCEEDED:
+            raise CommandError(f"segmentation failed: {run.error}")
+        SegmentCommand(stdout=self.stdout)._print(run)
+
+        w(self.style.MIGRATE_HEADING("3. The classic RFM segments, for comparison"))
+        rfm = services.segmentation_run_create(algorithm="rfm", triggered_by="demo")
+        rfm = services.segmentation_run_execute(run_id=rfm.pk)
+        for p in sorted(rfm.profiles, key=lambda p: -p["size"]):
+            w(f"   {p['name']:<20} {p['size']:>6,} customers")
+
+        w(self.style.MIGRATE_HEADING("4. Back to k-means: segments keep their identity across refits"))
+        again = services.segmentation_run_create(triggered_by="demo")
+        again = services.segmentation_run_execute(run_id=again.pk)
+        w(f"   Run {again.pk}: {again.k} segments, {again.moved:,} customers changed segment since run {rfm.pk}")
+
+        w(self.style.MIGRATE_HEADING("5. Admin"))
+        password = self._admin_login(options["username"])
+        w(f"   Start it with:  make serve   then open http://127.0.0.1:8000/admin/")
+        w(f"   Login:          {options['username']} / {password}")
+
+    def _admin_login(self, username):
+        if not settings.DEBUG:
+            return "(not created: DEBUG is off; use createsuperuser)"
+        # A fresh password every demo run: printing a fixed one would invite reusing it.
+        password = secrets.token_urlsafe(9)
+        user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": "admin@example.com"})
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        return password

@@ -1,0 +1,30 @@
+"""manage.py export_segments: one CSV row per customer with its segment and RFM figures."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from segments import services
+from segments.models import SegmentationRun
+
+
+class Command(BaseCommand):
+    help = "Export customer segments of a run (default: the latest successful one) to CSV."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--run", type=int, default=None, help="run id (default: the latest successful run)")
+        parser.add_argument("--output", required=True, help="CSV file to write")
+
+    def handle(self, *args, **options):
+        run = None
+        if options["run"] is not None:
+            try:
+                run = SegmentationRun.objects.get(pk=options["run"])
+            except SegmentationRun.DoesNotExist:
+                raise CommandError(f"there is no segmentation run {options['run']}") from None
+            if run.status != SegmentationRun.Status.SUCCEEDED:
+                raise CommandError(f"run {run.pk} did not succeed ({run.status}): nothing to export")
+        try:
+            frame = services.segments_export(run=run)
+        except services.SegmentationError as exc:
+            raise CommandError(str(exc)) from None
+        frame.to_csv(options["output"], index=False)
+        self.stdout.write(f"Wrote {len(frame):,} customers to {options['output']}")
