@@ -1,0 +1,214 @@
+"""Benchmark: segment 1,000,000 customers with 10,000,000 orders on PostgreSQL.
+
+Prints seconds per stage, total and peak memory of a full run (features, K choice, fit,
+membership written), next to the straightforward way (ORM reads per customer, save() per
+membership) timed in the same run on a sample and extrapolated; then the same for an
+incremental re-segmentation after 1% of customers changed.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python bench/segmentation.py [--customers N]
+
+Each run happens in a fresh Python process so its peak memory (ru_maxrss) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segcampaign.settings")
+
+RUN_ONE = """
+import json, resource, sys, django
+django.setup()
+from segments import services
+run = services.segmentation_run_create(incremental={incremental}, triggered_by="bench", params={params})
+run = services.segmentation_run_execute(run_id=run.pk)
+print(json.dumps({{"status": run.status, "error": run.error, "k": run.k, "timings": run.timings,
+                  "moved": run.moved, "n": run.n_customers,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def run_in_subprocess(*, incremental: bool, params: dict | None = None) -> dict:
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", RUN_ONE.format(incremental=incremental, params=repr(params or {}))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["wall"] = time.perf_counter() - started
+    if result["status"] != "succeeded":
+        raise SystemExit(f"run failed: {result['error']}")
+    return result
+
+
+def load_shop(n_customers: int, orders_per_customer: float, seed: int) -> tuple[int, int]:
+    """Generate the synthetic shop and COPY it in (setup, not measured)."""
+    import numpy as np
+    from django.db import connection
+
+    from segments.models import Customer, Order
+    from segments.sampledata import generate_shop
+
+    shop = generate_shop(
+        customers=n_customers, seed=seed, end=dt.date(2026, 11, 1), orders_per_customer=orders_per_customer
+    )
+    customers, orders = shop.customers, shop.orders
+    now = dt.datetime.now(dt.UTC).isoformat()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE segments_membership, segments_segment, segments_segmentationrun, segments_customerstats, "
+            "segments_order, segments_customer RESTART IDENTITY CASCADE"
+        )
+        raw = cursor.cursor.connection
+        frame = customers[["external_id", "email", "phone", "first_name", "last_name", "country"]].copy()
+        frame["attributes"] = "{}"
+        frame["created_at"] = now
+        frame["updated_at"] = now
+        _copy(raw, Customer._meta.db_table, frame)
+        # Identities were restarted, so the n-th customer row has id n.
+        position = {key: i + 1 for i, key in enumerate(customers["external_id"])}
+        for start in range(0, len(orders), 1_000_000):
+            chunk = orders.iloc[start : start + 1_000_000]
+            out = chunk[["external_id", "ordered_at", "amount", "quantity", "is_return", "coupon_code"]].copy()
+            out["customer_id"] = chunk["customer_id"].map(position).astype(np.int64)
+            out["attributes"] = "{}"
+            out["created_at"] = now
+            out["updated_at"] = now
+            _copy(raw, Order._meta.db_table, out)
+        cursor.execute("ANALYZE segments_customer; ANALYZE segments_order;")
+    return len(customers), len(orders)
+
+
+def _copy(raw, table: str, frame) -> None:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False)
+    columns = ", ".join(frame.columns)
+    with raw.cursor().copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+        copy.write(buffer.getvalue())
+    raw.commit()
+
+
+def straightforward(sample: int, run_id: int) -> float:
+    """Seconds per customer the plain ORM way: read each customer's orders, save a membership."""
+    from django.db import transaction
+
+    from segments.models import Customer, Membership, Segment, SegmentationRun
+
+    segment = Segment.objects.filter(is_active=True).first()
+    run = SegmentationRun.objects.get(pk=run_id)
+    customers = list(Customer.objects.order_by("?")[:sample])
+    started = time.perf_counter()
+    with transaction.atomic():
+        for customer in customers:
+            orders = list(customer.orders.all())
+            bought = [o for o in orders if not o.is_return]
+            _ = (
+                max((o.ordered_at for o in bought), default=None),
+                len(bought),
+                sum(float(o.amount) for o in orders),
+            )
+            Membership(customer=customer, segment=segment, run=run, ended_run=run).save()
+        elapsed = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return elapsed / sample
+
+
+def change_customers(share: float, seed: int) -> int:
+    """Give `share` of customers one new order each, as an import would (bumping updated_at)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(ordered_at) FROM segments_order")
+        latest = cursor.fetchone()[0]
+        cursor.execute(
+            f"""
+            WITH picked AS (
+                SELECT id FROM segments_customer WHERE random() < %s
+            ), added AS (
+                INSERT INTO segments_order (customer_id, external_id, ordered_at, amount, quantity, is_return,
+                                            coupon_code, attributes, created_at, updated_at)
+                SELECT id, 'bench-' || id || '-' || %s, %s, 42.50, 1, false, '', '{{}}', now(), now() FROM picked
+                RETURNING customer_id
+            )
+            UPDATE segments_customer SET updated_at = now() WHERE id IN (SELECT customer_id FROM added)
+            """,
+            [share, seed, latest],
+        )
+        return cursor.rowcount
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--orders-per-customer", type=float, default=10.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--baseline-sample", type=int, default=2_000)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench/segmentation.py measures PostgreSQL: set DATABASE_URL=postgres://...")
+    call_command("migrate", verbosity=0)
+
+    t = time.perf_counter()
+    n_customers, n_orders = load_shop(args.customers, args.orders_per_customer, args.seed)
+    print(f"setup: {n_customers:,} customers, {n_orders:,} orders loaded in {time.perf_counter() - t:.1f}s")
+
+    full = run_in_subprocess(incremental=False)
+    print(f"\nfull run ({full['k']} segments, {full['n']:,} customers):")
+    for stage, seconds in full["timings"].items():
+        print(f"  {stage:<40} {seconds:8.2f} s")
+    print(f"  {'process wall time (incl. Django start)':<40} {full['wall']:8.2f} s")
+    print(f"  {'peak memory':<40} {full['peak_mb']:8.0f} MB")
+
+    from segments.models import SegmentationRun
+
+    per_customer = straightforward(args.baseline_sample, SegmentationRun.objects.latest().pk)
+    fit_stages = sum(
+        v for k, v in full["timings"].items() if k.startswith(("choosing", "fitting", "evaluating"))
+    )
+    baseline = per_customer * n_customers + fit_stages
+    print(
+        f"\nstraightforward way (ORM read per customer + save() per membership, {args.baseline_sample:,} sampled): "
+        f"{per_customer * 1000:.2f} ms per customer -> {baseline:,.0f} s extrapolated (same clustering time)"
+    )
+    print(f"speed-up: {baseline / full['timings']['total']:.0f}x  (goal: at least 30x)")
+    print(f"full run total: {full['timings']['total']:.1f} s (goal: under 30 s), peak {full['peak_mb']:.0f} MB (goal: under 2048 MB)")
+
+    changed = change_customers(0.01, args.seed)
+    incremental = run_in_subprocess(incremental=True)
+    print(f"\nincremental run after {changed:,} customers ({changed / n_customers:.1%}) changed:")
+    for stage, seconds in incremental["timings"].items():
+        print(f"  {stage:<40} {seconds:8.2f} s")
+    print(
+        f"incremental: {incremental['timings']['total']:.2f} s = "
+        f"{incremental['timings']['total'] / full['timings']['total']:.1%} of the full run (goal: at most 10%), "
+        f"{incremental['moved']:,} moved, peak {incremental['peak_mb']:.0f} MB"
+    )
+    refit = run_in_subprocess(incremental=False)
+    print(
+        f"for comparison, a full refit now: {refit['timings']['total']:.1f} s "
+        f"({refit['moved']:,} customers changed segment)"
+    )
+
+
+if __name__ == "__main__":
+    main()
