@@ -151,8 +151,13 @@ def build_features(
     customers: pd.DataFrame | None = None,
     attributes: Sequence[str] = (),
     engagement: pd.DataFrame | None = None,
+    no_orders_recency: int | None = None,
 ) -> pd.DataFrame:
     """Features of every customer as of midnight UTC on `as_of`.
+
+    no_orders_recency: the recency to give customers without orders instead of the longest
+    recency among buyers + 1; a caller featurising only some customers (an incremental run)
+    passes the whole shop's value so those customers are placed as a full run would place them.
 
     stats: as returned by `order_stats` (index customer_id). customers: index customer_id,
     every customer of the shop including those without orders, with `created_at` (used only
@@ -192,7 +197,9 @@ def build_features(
         raise FeatureError(f"stats: customer {customer} has {frequency[dateless.argmax()]} orders but no last_order_at")
 
     recency = _days_until(now, last_order_at)
-    if has_orders.any():
+    if no_orders_recency is not None:
+        recency = np.where(has_orders, recency, no_orders_recency)
+    elif has_orders.any():
         never = recency[has_orders].max() + 1
         recency = np.where(has_orders, recency, never)
     elif customers is not None and "created_at" in customers.columns:

@@ -209,11 +209,27 @@ def customer_stats_refresh(*, since: dt.datetime | None) -> int:
 
 
 def _stats_watermark(run: SegmentationRun) -> dt.datetime | None:
-    """Customers changed after this instant need their stats re-aggregated (None: all)."""
+    """Customers changed after this instant need their stats re-aggregated (None: all).
+
+    The start of the last successful run that refreshed the stats: anything an import touched
+    while that run was going is re-aggregated once more, never missed.
+    """
     if run.params.get("rebuild_stats") or not CustomerStats.objects.exists():
         return None
-    previous = selectors.latest_successful_run(exclude=run.pk)
+    previous = (
+        SegmentationRun.objects.filter(status=SegmentationRun.Status.SUCCEEDED, params__has_key="stats_refreshed")
+        .exclude(pk=run.pk)
+        .order_by("-pk")
+        .first()
+    )
     return previous.started_at if previous else None
+
+
+def _refresh_stats(run: SegmentationRun) -> dt.datetime | None:
+    since = _stats_watermark(run)
+    refreshed = customer_stats_refresh(since=since)
+    run.params["stats_refreshed"] = refreshed if since is not None else "all"
+    return since
 
 
 def _reference(run: SegmentationRun) -> tuple[dt.date, dt.datetime | None]:
@@ -240,26 +256,26 @@ def _feature_names(run: SegmentationRun) -> tuple[list[str], list[str]]:
     names = list(run.features) or list(features.DEFAULT_FEATURES)
     if run.algorithm == Algorithm.RFM:
         names = list(features.DEFAULT_FEATURES)
+    return names, _attributes_for(names)
+
+
+def _attributes_for(names: Sequence[str]) -> list[str]:
     known = set(features.DERIVED_FEATURES) | set(features.ENGAGEMENT_FEATURES) | {"rfm_code", "has_orders"}
     # A name that is not derived from orders must be an attribute: the features module checks
     # it exists on some customer. Derived names that are also attributes are read too, so an
     # imported summary (the "simple" shape) can stand in for orders.
-    attributes = [name for name in names if name not in known or name in {"products_purchased", "monetary"}]
-    return names, attributes
+    return [name for name in names if name not in known or name in {"products_purchased", "monetary"}]
 
 
 # --- Full run ---------------------------------------------------------------------------------
 
 
 def _execute_full(run: SegmentationRun, tracker: _Progress) -> None:
-    params = run.params
     tracker.stage(2, "aggregating orders")
     as_of, before = _reference(run)
     run.as_of = as_of
     if before is None:
-        since = _stats_watermark(run)
-        refreshed = customer_stats_refresh(since=since)
-        params["stats_refreshed"] = refreshed if since is not None else "all"
+        _refresh_stats(run)
 
     tracker.stage(15, "loading customers")
     names, attributes = _feature_names(run)
@@ -332,9 +348,17 @@ def _fit_clusters(run: SegmentationRun, tracker: _Progress, frame: pd.DataFrame,
             "features": names,
             "centroids": {segments[label].key: result.centroids[label].round(6).tolist() for label in segments},
             "cluster_params": result.params,
+            "as_of": run.as_of.isoformat(),
+            "no_orders_recency": _no_orders_recency(frame),
         }
         run.plot_data = _plot_data(run, X, labels, frame, segments)
         run.save()
+
+
+def _no_orders_recency(frame: pd.DataFrame) -> int | None:
+    # The features module's rule for customers who never bought: longer ago than any buyer.
+    buyers = frame.loc[frame["has_orders"], "recency_days"]
+    return int(buyers.max()) + 1 if len(buyers) else None
 
 
 def _dense_labels(result: clustering.ClusterResult) -> np.ndarray:
@@ -525,17 +549,19 @@ def _execute_incremental(run: SegmentationRun, tracker: _Progress) -> None:
     if any(name in {"r_score", "f_score", "m_score"} for name in state["features"]):
         raise SegmentationError("RFM scores are relative to the whole shop: re-segment with a full run")
     run.base_run, run.algorithm, run.features, run.k = base, base.algorithm, state["features"], base.k
-    watermark = selectors.latest_successful_run(exclude=run.pk).started_at
+    watermark = _stats_watermark(run)
+    if watermark is None:
+        raise SegmentationError("the order stats were never built: run a full segmentation first")
     changed = selectors.changed_customer_ids(since=watermark)
 
     tracker.stage(10, f"re-aggregating {len(changed)} changed customers")
-    customer_stats_refresh(since=watermark)
+    _refresh_stats(run)
     as_of, before = _reference(run)
     if before is not None:
         raise SegmentationError("an incremental run cannot look back in time: use a full run with --as-of")
     run.as_of = as_of
     names = state["features"]
-    attributes = [n for n in names if n not in features.DERIVED_FEATURES and n not in features.ENGAGEMENT_FEATURES]
+    attributes = _attributes_for(names)
     stats = selectors.order_stats_frame(customer_ids=changed)
     customers = selectors.customers_frame(attributes=attributes, customer_ids=changed)
 
@@ -544,7 +570,13 @@ def _execute_incremental(run: SegmentationRun, tracker: _Progress) -> None:
     keys = list(state["centroids"])
     segment_ids = dict(Segment.objects.filter(key__in=keys).values_list("key", "pk"))
     if len(customers):
-        frame = features.build_features(stats, as_of=as_of, customers=customers, attributes=attributes)
+        # Customers without orders get the recency the base run gave them, aged to today.
+        never = state.get("no_orders_recency")
+        if never is not None:
+            never += (as_of - dt.date.fromisoformat(state["as_of"])).days
+        frame = features.build_features(
+            stats, as_of=as_of, customers=customers, attributes=attributes, no_orders_recency=never
+        )
         X = clustering.transform(frame[names], state["preprocess"])
         centroids = np.asarray([state["centroids"][key] for key in keys])
         labels = clustering.assign(X, centroids)
