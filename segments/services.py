@@ -117,8 +117,21 @@ def segmentation_run_queue(**kwargs) -> SegmentationRun:
     from .tasks import segmentation_run_task
 
     run = segmentation_run_create(**kwargs)
-    transaction.on_commit(partial(segmentation_run_task.delay, run_id=run.pk))
+    transaction.on_commit(partial(_send, segmentation_run_task, run.pk))
     return run
+
+
+def _send(task, run_id: int) -> None:
+    try:
+        task.delay(run_id=run_id)
+    except Exception as exc:
+        # The broker refused it: say so on the run instead of leaving it queued forever.
+        logger.exception("could not queue segmentation run %s", run_id)
+        SegmentationRun.objects.filter(pk=run_id, status=SegmentationRun.Status.QUEUED).update(
+            status=SegmentationRun.Status.FAILED,
+            error=f"could not reach the task queue: {exc}",
+            finished_at=timezone.now(),
+        )
 
 
 def segmentation_run_execute(
@@ -394,12 +407,16 @@ def _save_cluster_segments(run, profiles, auto_names, centroids, matches) -> dic
     matched_keys = {key for key in matches.values() if key}
     kept = {s.key: s for s in Segment.objects.filter(key__in=matched_keys)}
     _retire_except(matched_keys, now, run)
-    taken_names = {s.name for s in kept.values()}
+    # Names a marketer gave are kept; every other segment is named from today's profile, so
+    # a segment whose customers drifted from "New" to "Loyal" says so.
+    taken_names = {s.name for s in kept.values() if s.name_locked}
     segments: dict[int, Segment] = {}
     for label in sorted(by_label):
         key = matches.get(label)
         if key:
             segment = kept[key]
+            if not segment.name_locked:
+                segment.name = _unique(auto_names[label], taken_names)
         else:
             name = _unique(auto_names[label], taken_names)
             segment = Segment(
@@ -522,7 +539,8 @@ def membership_write(*, run: SegmentationRun, assignment: pd.Series, partial: bo
             {"customer_id": movers.index.to_numpy(dtype=np.int64), "segment_id": movers.to_numpy(dtype=np.int64)}
         )
         rows["run_id"] = run.pk
-        copy_rows(cursor, table, ["customer_id", "segment_id", "run_id"], rows)
+        if len(rows):
+            copy_rows(cursor, table, ["customer_id", "segment_id", "run_id"], rows)
     return int(len(movers)), transitions
 
 
@@ -677,8 +695,9 @@ def segments_export(*, run: SegmentationRun | None = None) -> pd.DataFrame:
         Segment.objects.values_list("pk", "key", "name"), columns=["segment_id", "segment_key", "segment_name"]
     ).set_index("segment_id")
     external = pd.DataFrame.from_records(
-        Customer.objects.values_list("pk", "external_id"), columns=["pk", "customer_id"]
+        Customer.objects.values_list("pk", "external_id"), columns=["pk", "external_id"]
     ).set_index("pk")
     out = membership.join(segments, on="segment_id").join(frame).join(external)
+    out = out.reset_index(drop=True).rename(columns={"external_id": "customer_id"})
     out["monetary"] = out["monetary"].round(2)
     return out.sort_values("customer_id")[EXPORT_COLUMNS]

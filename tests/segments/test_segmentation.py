@@ -259,3 +259,29 @@ def test_export_segments_writes_the_contract_columns(shop, tmp_path):
 def test_export_of_an_unknown_run_is_a_clear_error(shop, tmp_path):
     with pytest.raises(CommandError, match="no segmentation run 999"):
         call_command("export_segments", "--run", "999", "--output", str(tmp_path / "x.csv"))
+
+
+def test_segments_not_renamed_by_a_marketer_follow_their_profile(shop):
+    first = run(k=3)
+    segment = Segment.objects.get(key=first.profiles[0]["key"])
+    Segment.objects.filter(pk=segment.pk).update(name="Stale automatic name")
+
+    run(k=3)
+
+    segment.refresh_from_db()
+    assert segment.name == first.profiles[0]["name"]
+
+
+def test_a_run_the_broker_refuses_is_failed_with_the_reason(shop, monkeypatch, django_capture_on_commit_callbacks):
+    from segments import tasks
+
+    def refuse(**kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(tasks.segmentation_run_task, "delay", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = services.segmentation_run_queue(k=3)
+
+    queued.refresh_from_db()
+    assert queued.status == "failed"
+    assert "broker down" in queued.error
