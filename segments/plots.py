@@ -1,0 +1,383 @@
+"""Plotly figures for the segmentation pages, built from what a run stores.
+
+Pure: run data (plain dicts and lists from the run's JSON fields) in, plotly figures or HTML
+fragments out; nothing here imports Django, so the figures are tested without a database.
+The HTML fragments never embed plotly.js (about 4.6 MB): the page loads it once from the
+app's static files, because the admin may run on machines without internet access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+NEW_CUSTOMERS = "(new)"
+NEW_CUSTOMERS_LABEL = "Not segmented before"
+# Plotly's default qualitative palette has ten colours; runs rarely find more segments, and
+# when they do the colours repeat, which the legend still disambiguates.
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+NEW_COLOUR = "#bbbbbb"
+# Every figure: no plotly logo link (it points to the internet), and it follows the width of the page.
+CONFIG = {"displaylogo": False, "responsive": True}
+_MARGIN = {"l": 50, "r": 20, "t": 50, "b": 40}
+
+
+def segment_colours(keys: Sequence[str]) -> dict[str, str]:
+    """One stable colour per segment key, so a segment looks the same in every figure of a page."""
+    return {key: PALETTE[i % len(PALETTE)] for i, key in enumerate(sorted(keys))}
+
+
+def elbow_figure(k_candidates: Sequence[Mapping], *, chosen_k: int | None) -> go.Figure:
+    """Inertia per K (the elbow) and silhouette per K on a second axis, the chosen K marked."""
+    rows = sorted(k_candidates, key=lambda row: row["k"])
+    ks = [row["k"] for row in rows]
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure.add_trace(
+        go.Scatter(x=ks, y=[row.get("inertia") for row in rows], mode="lines+markers", name="inertia (elbow)"),
+        secondary_y=False,
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=ks,
+            y=[row.get("silhouette") for row in rows],
+            mode="lines+markers",
+            name="silhouette",
+            line={"dash": "dot"},
+        ),
+        secondary_y=True,
+    )
+    chosen = next((row for row in rows if row["k"] == chosen_k), None)
+    if chosen is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=[chosen_k],
+                y=[chosen.get("inertia")],
+                mode="markers+text",
+                name=f"chosen K = {chosen_k}",
+                marker={"size": 16, "symbol": "star", "color": "#d62728"},
+                text=[f"K={chosen_k}"],
+                textposition="top right",
+            ),
+            secondary_y=False,
+        )
+        figure.add_vline(x=chosen_k, line={"dash": "dash", "color": "#d62728", "width": 1})
+    figure.update_layout(
+        title="How many segments? Inertia and silhouette per K",
+        margin=_MARGIN,
+        legend={"orientation": "h", "y": -0.2},
+        height=380,
+    )
+    figure.update_xaxes(title_text="K (number of segments)", dtick=1)
+    figure.update_yaxes(title_text="inertia (lower: tighter segments)", secondary_y=False)
+    figure.update_yaxes(title_text="silhouette (higher: better separated)", secondary_y=True)
+    return figure
+
+
+def projection_figure(projection: Mapping, names: Mapping[str, str], *, dimensions: int = 2) -> go.Figure:
+    """Customers projected with PCA, one trace per segment (the legend shows segment names)."""
+    if dimensions not in (2, 3):
+        raise ValueError(f"dimensions must be 2 or 3, got {dimensions}")
+    keys = list(projection.get("segments", []))
+    axes = ("x", "y", "z")[:dimensions]
+    if dimensions == 3 and not projection.get("z"):
+        axes = ("x", "y")
+    points: dict[str, dict[str, list]] = {}
+    for i, key in enumerate(keys):
+        bucket = points.setdefault(key, {axis: [] for axis in axes})
+        for axis in axes:
+            bucket[axis].append(projection[axis][i])
+    colours = segment_colours(points)
+    variance = list(projection.get("explained_variance") or [])
+    titles = [
+        f"PC{i + 1} ({variance[i]:.0%} of variance)" if i < len(variance) and variance[i] is not None else f"PC{i + 1}"
+        for i in range(len(axes))
+    ]
+    figure = go.Figure()
+    for key in sorted(points, key=lambda k: names.get(k, k)):
+        marker = {"color": colours[key], "size": 4 if len(axes) == 3 else 6, "opacity": 0.75}
+        label = names.get(key, key)
+        if len(axes) == 3:
+            figure.add_trace(
+                go.Scatter3d(**points[key], mode="markers", name=label, marker=marker, hovertext=label)
+            )
+        else:
+            # SVG rather than WebGL: a plot sample is at most a few thousand points, and SVG
+            # draws on machines (and headless browsers) without a GPU.
+            figure.add_trace(go.Scatter(**points[key], mode="markers", name=label, marker=marker, hovertext=label))
+    if len(axes) == 3:
+        figure.update_layout(
+            scene={
+                "xaxis_title": titles[0],
+                "yaxis_title": titles[1],
+                "zaxis_title": titles[2],
+                # A little further out than plotly's default eye, so the axis titles stay in view.
+                "camera": {"eye": {"x": 1.6, "y": 1.6, "z": 1.0}},
+            },
+            height=560,
+        )
+    else:
+        figure.update_layout(xaxis_title=titles[0], yaxis_title=titles[1], height=460)
+    figure.update_layout(
+        title=f"Customers in {len(axes)}-D (PCA of the clustering features), coloured by segment",
+        margin=_MARGIN,
+        legend={"title": {"text": "segment"}},
+    )
+    return figure
+
+
+def sizes_figure(profiles: Sequence[Mapping]) -> go.Figure:
+    """Customers per segment, largest first, with the share of customers and of revenue."""
+    rows = sorted(profiles, key=lambda p: p.get("size") or 0, reverse=True)
+    colours = segment_colours([p.get("key", str(p.get("label"))) for p in rows])
+    hover = []
+    for p in rows:
+        text = f"{p.get('size', 0)} customers"
+        if p.get("share") is not None:
+            text += f", {p['share']:.0%} of all"
+        if p.get("revenue_share") is not None:
+            text += f", {p['revenue_share']:.0%} of revenue"
+        hover.append(text)
+    figure = go.Figure(
+        go.Bar(
+            x=[p.get("name", p.get("key")) for p in rows],
+            y=[p.get("size", 0) for p in rows],
+            marker={"color": [colours[p.get("key", str(p.get("label")))] for p in rows]},
+            text=[p.get("size", 0) for p in rows],
+            textposition="auto",
+            hovertext=hover,
+            hoverinfo="x+text",
+            name="customers",
+        )
+    )
+    figure.update_layout(
+        title="Segment sizes", yaxis_title="customers", margin=_MARGIN, height=360, showlegend=False
+    )
+    return figure
+
+
+def rfm_heatmap_figure(rfm_heatmap: Mapping) -> go.Figure:
+    """Recency score x frequency score: customers per cell, and their mean spend, side by side.
+
+    Scores are quintiles 1..5 (5: most recent / most frequent); every cell of the 5x5 grid is
+    drawn, empty ones blank, so two runs' heatmaps line up.
+    """
+    scores = [1, 2, 3, 4, 5]
+    customers = [[None] * 5 for _ in scores]
+    spend = [[None] * 5 for _ in scores]
+    for r, f, n, mean in zip(
+        rfm_heatmap["r"], rfm_heatmap["f"], rfm_heatmap["customers"], rfm_heatmap["mean_monetary"], strict=True
+    ):
+        if r in scores and f in scores:
+            customers[r - 1][f - 1] = n
+            spend[r - 1][f - 1] = mean
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("customers", "mean spend"),
+        horizontal_spacing=0.14,
+        shared_yaxes=False,
+    )
+    figure.add_trace(
+        go.Heatmap(
+            z=customers,
+            x=scores,
+            y=scores,
+            colorscale="Blues",
+            name="customers",
+            texttemplate="%{z}",
+            hovertemplate="R=%{y}, F=%{x}: %{z} customers<extra></extra>",
+            colorbar={"x": 0.43, "len": 0.9, "title": {"text": "customers"}},
+        ),
+        row=1,
+        col=1,
+    )
+    figure.add_trace(
+        go.Heatmap(
+            z=spend,
+            x=scores,
+            y=scores,
+            colorscale="Greens",
+            name="mean spend",
+            texttemplate="%{z:,.0f}",
+            hovertemplate="R=%{y}, F=%{x}: mean spend %{z:,.2f}<extra></extra>",
+            colorbar={"x": 1.0, "len": 0.9, "title": {"text": "spend"}},
+        ),
+        row=1,
+        col=2,
+    )
+    figure.update_xaxes(title_text="frequency score (5: most orders)", dtick=1)
+    figure.update_yaxes(title_text="recency score (5: bought most recently)", dtick=1)
+    # A taller top margin than the other figures: the subplot titles sit under the figure title.
+    figure.update_layout(
+        title="RFM grid: recency score x frequency score", margin={**_MARGIN, "t": 90}, height=430
+    )
+    return figure
+
+
+def sankey_figure(transitions: Mapping[str, Mapping[str, int]], names: Mapping[str, str]) -> go.Figure:
+    """Who moved where since the previous run: one node per segment on each side.
+
+    Left nodes are the segments customers were in (plus "not segmented before"), right nodes
+    the segments they are in now; link widths are customers.
+    """
+    sources = sorted(transitions, key=lambda key: (key == NEW_CUSTOMERS, names.get(key, key)))
+    targets = sorted(
+        {to for moves in transitions.values() for to in moves}, key=lambda key: names.get(key, key)
+    )
+    colours = segment_colours({*sources, *targets} - {NEW_CUSTOMERS})
+    colours[NEW_CUSTOMERS] = NEW_COLOUR
+    left = {key: i for i, key in enumerate(sources)}
+    right = {key: len(sources) + i for i, key in enumerate(targets)}
+    labels = [NEW_CUSTOMERS_LABEL if key == NEW_CUSTOMERS else names.get(key, key) for key in sources]
+    labels += [names.get(key, key) for key in targets]
+    link = {"source": [], "target": [], "value": [], "color": []}
+    for source in sources:
+        for target, count in transitions[source].items():
+            if count:
+                link["source"].append(left[source])
+                link["target"].append(right[target])
+                link["value"].append(count)
+                link["color"].append(_translucent(colours[source]))
+    figure = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={
+                "label": labels,
+                "color": [colours[key] for key in sources] + [colours[key] for key in targets],
+                "pad": 18,
+                "thickness": 18,
+            },
+            link=link,
+            valueformat=",d",
+            valuesuffix=" customers",
+        )
+    )
+    figure.update_layout(
+        title="Where customers went: previous segment (left) to this run's segment (right)",
+        margin=_MARGIN,
+        height=max(360, 40 * max(len(sources), len(targets))),
+    )
+    return figure
+
+
+def _translucent(hex_colour: str, alpha: float = 0.35) -> str:
+    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha})"
+
+
+def to_div(figure: go.Figure, *, div_id: str) -> str:
+    """An HTML fragment (a div and the script that draws it) for a page that loads plotly.js itself."""
+    return figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CONFIG)
+
+
+def run_figures(
+    *, k_candidates: Sequence[Mapping], k: int | None, profiles: Sequence[Mapping], plot_data: Mapping,
+    transitions: Mapping[str, Mapping[str, int]],
+) -> dict[str, go.Figure]:
+    """Every figure a run's data supports, by name; a figure whose data the run lacks is left out.
+
+    A run that failed early, an incremental run (no K choice) or a shop without orders (no RFM
+    grid) simply has fewer figures.
+    """
+    names = {**{p["key"]: p["name"] for p in profiles if "key" in p and "name" in p}, **plot_data.get("names", {})}
+    figures: dict[str, go.Figure] = {}
+    if k_candidates:
+        figures["elbow"] = elbow_figure(k_candidates, chosen_k=k)
+    if profiles:
+        figures["sizes"] = sizes_figure(profiles)
+    projection = plot_data.get("projection")
+    if projection and projection.get("segments"):
+        figures["projection_2d"] = projection_figure(projection, names, dimensions=2)
+        if projection.get("z"):
+            figures["projection_3d"] = projection_figure(projection, names, dimensions=3)
+    if plot_data.get("rfm_heatmap") and plot_data["rfm_heatmap"].get("r"):
+        figures["rfm_heatmap"] = rfm_heatmap_figure(plot_data["rfm_heatmap"])
+    if any(sum(moves.values()) for moves in transitions.values()):
+        figures["sankey"] = sankey_figure(transitions, names)
+    return figures
+
+
+# --- Tables ------------------------------------------------------------------------------------
+
+# Keys of a profile that describe the segment itself rather than a feature.
+PROFILE_META_KEYS = frozenset({"label", "key", "name", "segment_id", "size", "share", "revenue_share", "description"})
+STATISTICS = ("mean", "median", "std", "min", "max", "p25", "p75", "q25", "q75")
+# How the statistics a profile may hold read in a table header.
+STATISTIC_LABELS = {
+    "percentile": "percentile among all customers",
+    "population_median": "median of all customers",
+    "std": "standard deviation",
+}
+
+
+def profile_statistics(profile: Mapping) -> tuple[list[str], list[tuple[str, dict[str, object]]]]:
+    """A profile's per-feature statistics as (statistic names, [(feature, {statistic: value})]).
+
+    Profiles are written by the clustering module, whose layout may grow: statistics may be
+    nested either way ({"mean": {feature: v}} or {feature: {"mean": v}}) or flat
+    ("monetary_mean"), and new statistics appear as new keys. All read the same, so the pages
+    never hard-code feature or statistic names. Lists and flags (e.g. "integer_columns",
+    "noise") are not statistics and are left out.
+    """
+    table: dict[str, dict[str, object]] = {}
+
+    def put(feature: str, statistic: str, value: object) -> None:
+        table.setdefault(feature, {})[statistic] = value
+
+    for key, value in profile.items():
+        if key in PROFILE_META_KEYS:
+            continue
+        if isinstance(value, Mapping):
+            numbers = {inner: v for inner, v in value.items() if _is_number(v) or v is None}
+            if numbers and set(numbers) <= set(STATISTICS):
+                for statistic, number in numbers.items():  # {feature: {statistic: v}}
+                    put(key, statistic, number)
+            else:
+                for feature, number in numbers.items():  # {statistic: {feature: v}}
+                    put(feature, key, number)
+        elif _is_number(value):
+            feature, _, statistic = key.rpartition("_")
+            if feature and statistic in STATISTICS:
+                put(feature, statistic, value)
+            else:
+                put(key, "value", value)
+    seen = list(dict.fromkeys(statistic for stats in table.values() for statistic in stats))
+    order = [s for s in STATISTICS if s in seen] + [s for s in seen if s not in STATISTICS]
+    return order, list(table.items())
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def transition_rows(
+    transitions: Mapping[str, Mapping[str, int]], names: Mapping[str, str]
+) -> list[dict[str, object]]:
+    """One row per (from, to) pair with customers, largest flows first; stayers are flagged."""
+    rows = [
+        {
+            "from_key": source,
+            "from_name": NEW_CUSTOMERS_LABEL if source == NEW_CUSTOMERS else names.get(source, source),
+            "to_key": target,
+            "to_name": names.get(target, target),
+            "customers": count,
+            "stayed": source == target,
+        }
+        for source, moves in transitions.items()
+        for target, count in moves.items()
+        if count
+    ]
+    return sorted(rows, key=lambda row: (-row["customers"], row["from_name"], row["to_name"]))
