@@ -1,0 +1,104 @@
+"""generate_sample_data: a synthetic shop, written through the importers like any shop's files."""
+
+import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from segments.importing import import_customers, import_orders
+from segments.sampledata import generate_shop
+
+_MAX_ERRORS_SHOWN = 20
+
+
+def _date(value: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"--end-date must be YYYY-MM-DD, got {value!r}") from exc
+
+
+def _chunks(frame, rows):
+    for start in range(0, len(frame), rows):
+        yield frame.iloc[start : start + rows]
+
+
+def _share(part, whole):
+    return f"{part / whole:.0%}" if whole else "-"
+
+
+class Command(BaseCommand):
+    help = (
+        "Generate a realistic synthetic shop (customers in behaviour groups, orders with seasonality, "
+        "returns and coupons) and import it. The same --seed and --end-date always give the same shop, "
+        "so running it again changes nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, required=True, help="Number of customers.")
+        parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
+        parser.add_argument("--end-date", type=_date, default=None, help="Last day with orders (default: today).")
+        parser.add_argument(
+            "--orders-per-customer", type=float, default=5.0, help="Average orders per customer, returns included."
+        )
+        parser.add_argument(
+            "--output-dir", type=Path, default=None, help="Also write customers.csv and orders.csv (import format) here."
+        )
+
+    def handle(self, *args, customers, seed, end_date, orders_per_customer, output_dir, **options):
+        if customers < 1:
+            raise CommandError("--customers must be at least 1")
+        if orders_per_customer <= 0:
+            raise CommandError("--orders-per-customer must be positive")
+        end = end_date or timezone.localdate()
+        shop = generate_shop(customers=customers, seed=seed, end=end, orders_per_customer=orders_per_customer)
+        self._describe(shop, seed=seed, end=end)
+
+        if output_dir is not None:
+            self._write_csv(shop, output_dir)
+
+        chunk_rows = settings.IMPORT_CHUNK_ROWS
+        report = import_customers(source=_chunks(shop.customers, chunk_rows))
+        self._report("Customers", report)
+        report = import_orders(source=_chunks(shop.orders, chunk_rows))
+        self._report("Orders", report)
+
+    def _describe(self, shop, *, seed, end):
+        c, o = shop.customers, shop.orders
+        n, returns = len(c), int(o["is_return"].sum())
+        self.stdout.write(
+            f"Generated {n:,} customers (seed {seed}, ending {end:%Y-%m-%d}): "
+            f"{len(o):,} orders of which {returns:,} returns ({_share(returns, len(o))}), "
+            f"{len(o) / n:.1f} per customer"
+        )
+        if len(o):
+            self.stdout.write(f"  orders from {o['ordered_at'].min():%Y-%m-%d} to {o['ordered_at'].max():%Y-%m-%d}")
+        self.stdout.write(
+            f"  with email {_share(int((c['email'] != '').sum()), n)}, with phone {_share(int((c['phone'] != '').sum()), n)}, "
+            f"email consent {_share(int(c['email_consent'].sum()), n)}, SMS consent {_share(int(c['sms_consent'].sum()), n)}"
+        )
+        mix = shop.personas.value_counts()
+        self.stdout.write("  behaviour groups: " + ", ".join(f"{name} {count:,}" for name, count in mix.items()))
+
+    def _write_csv(self, shop, directory):
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, frame in (("customers", shop.customers), ("orders", shop.orders)):
+            # Lower-case booleans: the form every importer reads, whatever its parser.
+            booleans = frame.select_dtypes("bool").columns
+            frame = frame.assign(**{col: frame[col].map({True: "true", False: "false"}) for col in booleans})
+            path = directory / f"{name}.csv"
+            frame.to_csv(path, index=False)
+            self.stdout.write(f"  wrote {path} ({len(frame):,} rows)")
+
+    def _report(self, label, report):
+        self.stdout.write(
+            f"{label}: {report.created:,} created, {report.updated:,} updated, "
+            f"{report.unchanged:,} unchanged, {report.rejected:,} rejected"
+        )
+        # A rejected row is a disagreement between the generator and the importer: show it.
+        for error in report.errors[:_MAX_ERRORS_SHOWN]:
+            self.stderr.write(f"  line {error.line}, {error.column} = {error.value!r}: {error.reason}")
+        if len(report.errors) > _MAX_ERRORS_SHOWN:
+            self.stderr.write(f"  ... and {len(report.errors) - _MAX_ERRORS_SHOWN} more")
