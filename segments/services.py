@@ -389,15 +389,20 @@ def _profile_columns(frame: pd.DataFrame, names: list[str]) -> list[str]:
 
 
 def _match_previous(run: SegmentationRun, centroids: np.ndarray, columns: list[str]) -> dict[int, str | None]:
-    previous_run = selectors.latest_successful_run(exclude=run.pk)
-    if previous_run is None or previous_run.model_state.get("columns") != columns:
-        return {label: None for label in range(len(centroids))}
-    previous = {
-        key: np.asarray(centroid)
-        for key, centroid in previous_run.model_state.get("centroids", {}).items()
-        if Segment.objects.filter(key=key, is_active=True).exists()
-    }
-    return clustering.match_segments(previous, centroids)
+    """Match clusters to the segments of the last run that clustered the same feature space.
+
+    Runs in between with other features or the rule-based RFM grid do not break identity: a
+    segment they retired comes back, with its key, name and rules, when its cluster does.
+    """
+    for previous_run in (
+        SegmentationRun.objects.filter(status=SegmentationRun.Status.SUCCEEDED, model_state__has_key="centroids")
+        .exclude(pk=run.pk)
+        .order_by("-pk")[:20]
+    ):
+        if previous_run.model_state.get("columns") == columns:
+            previous = {key: np.asarray(c) for key, c in previous_run.model_state["centroids"].items()}
+            return clustering.match_segments(previous, centroids)
+    return {label: None for label in range(len(centroids))}
 
 
 def _save_cluster_segments(run, profiles, auto_names, centroids, matches) -> dict[int, Segment]:

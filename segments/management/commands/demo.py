@@ -26,28 +26,34 @@ class Command(BaseCommand):
         call_command("generate_sample_data", customers=options["customers"], seed=options["seed"], stdout=self.stdout)
         w(f"   In the database: {Customer.objects.count():,} customers, {Order.objects.count():,} orders")
 
-        w(self.style.MIGRATE_HEADING("2. Segmentation (k-means, K chosen by elbow and silhouette)"))
-        run = services.segmentation_run_create(triggered_by="demo")
-        run = services.segmentation_run_execute(run_id=run.pk)
-        if run.status != run.Status.SUCCEEDED:
-            raise CommandError(f"segmentation failed: {run.error}")
-        SegmentCommand(stdout=self.stdout)._print(run)
-
-        w(self.style.MIGRATE_HEADING("3. The classic RFM segments, for comparison"))
-        rfm = services.segmentation_run_create(algorithm="rfm", triggered_by="demo")
-        rfm = services.segmentation_run_execute(run_id=rfm.pk)
+        w(self.style.MIGRATE_HEADING("2. The classic RFM segments (rules, no machine learning)"))
+        rfm = self._run(algorithm="rfm")
         for p in sorted(rfm.profiles, key=lambda p: -p["size"]):
             w(f"   {p['name']:<20} {p['size']:>6,} customers")
 
-        w(self.style.MIGRATE_HEADING("4. Back to k-means: segments keep their identity across refits"))
-        again = services.segmentation_run_create(triggered_by="demo")
-        again = services.segmentation_run_execute(run_id=again.pk)
-        w(f"   Run {again.pk}: {again.k} segments, {again.moved:,} customers changed segment since run {rfm.pk}")
+        w(self.style.MIGRATE_HEADING("3. Segmentation by k-means, K chosen by elbow and silhouette"))
+        run = self._run()
+        SegmentCommand(stdout=self.stdout)._print(run)
+
+        w(self.style.MIGRATE_HEADING("4. A refit keeps each segment's identity"))
+        again = self._run()
+        kept = {p["key"] for p in again.profiles} & {p["key"] for p in run.profiles}
+        w(
+            f"   Run {again.pk}: {again.k} segments, {len(kept)} of them matched to run {run.pk} by centroid; "
+            f"{again.moved:,} customers changed segment"
+        )
 
         w(self.style.MIGRATE_HEADING("5. Admin"))
         password = self._admin_login(options["username"])
         w(f"   Start it with:  make serve   then open http://127.0.0.1:8000/admin/")
         w(f"   Login:          {options['username']} / {password}")
+
+    def _run(self, **kwargs):
+        run = services.segmentation_run_create(triggered_by="demo", **kwargs)
+        run = services.segmentation_run_execute(run_id=run.pk)
+        if run.status != run.Status.SUCCEEDED:
+            raise CommandError(f"segmentation run {run.pk} failed: {run.error}")
+        return run
 
     def _admin_login(self, username):
         if not settings.DEBUG:
