@@ -285,3 +285,14 @@ def test_a_run_the_broker_refuses_is_failed_with_the_reason(shop, monkeypatch, d
     queued.refresh_from_db()
     assert queued.status == "failed"
     assert "broker down" in queued.error
+
+
+def test_a_segment_retired_by_an_rfm_run_comes_back_with_its_key(shop):
+    first = run(k=3)
+    run(algorithm="rfm")
+    assert not Segment.objects.filter(key__in=[p["key"] for p in first.profiles], is_active=True).exists()
+
+    again = run(k=3)
+
+    assert {p["key"] for p in again.profiles} == {p["key"] for p in first.profiles}
+    assert Segment.objects.filter(key__in=[p["key"] for p in first.profiles], is_active=True).count() == 3
