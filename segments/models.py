@@ -5,6 +5,7 @@ than through `save()`, so every column that such a path fills has a plain defaul
 timestamps are set explicitly there (auto_now only fires on `save()`).
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -253,3 +254,49 @@ class Membership(models.Model):
                 fields=["customer"], condition=Q(ended_run__isnull=True), name="one_current_membership"
             ),
         ]
+
+
+class ImportJob(models.Model):
+    """One CSV upload from the admin: the file, the options chosen, and what the import did."""
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", "Customers"
+        ORDERS = "orders", "Orders"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=255)
+    original_name = models.CharField(max_length=255, blank=True, default="")
+    options = models.JSONField(
+        default=dict, blank=True, help_text="format, mapping {field: column}, date_format, encoding, dry_run."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    rows_total = models.IntegerField(null=True, blank=True, help_text="Data lines in the file, for the progress bar.")
+    rows_processed = models.IntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True, help_text="ImportReport.as_dict() once finished.")
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"Import {self.pk}: {self.get_kind_display().lower()} from {self.original_name or self.file.name}"
+
+    @property
+    def percent_done(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(100, round(100 * self.rows_processed / self.rows_total))
