@@ -6,7 +6,6 @@ E.164 and compared exactly. Segmentation admin lives in admin_segments.py, impor
 """
 
 import datetime
-import importlib.util
 import json
 
 import phonenumbers
@@ -17,12 +16,13 @@ from django.core.cache import cache
 from django.db.models import Count, DecimalField, Exists, IntegerField, Max, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
+from django.shortcuts import redirect
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 
-from .models import ConsentSource, Customer, Order
+from .models import ConsentSource, Customer, ImportJob, Order
 
 LATEST_ORDERS_SHOWN = 50
 _COUNTRY_CHOICES_SECONDS = 600
@@ -497,6 +497,30 @@ class OrderAdmin(admin.ModelAdmin):
         )
 
 
-# The segmentation admin is written separately; import it once it exists.
-if importlib.util.find_spec("segments.admin_segments") is not None:
-    from . import admin_segments  # noqa: E402,F401
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """CSV uploads are records: listed here, each opening its job page with the report."""
+
+    list_display = ["id", "kind", "file_link", "status", "rows_processed", "created_by", "created_at"]
+    list_filter = ["kind", "status", "created_at"]
+    list_display_links = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return redirect("segments_import_job", job_id=object_id)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"title": "CSV imports (open one from Customers → Import CSV)", **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="file", ordering="original_name")
+    def file_link(self, job):
+        return format_html('<a href="{}">{}</a>', reverse("segments_import_job", args=[job.pk]), job.original_name)
+
+
+from . import admin_segments  # noqa: E402,F401  (segmentation runs and segments)

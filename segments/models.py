@@ -21,8 +21,10 @@ class ConsentSource(models.TextChoices):
 
 
 class Customer(models.Model):
+    # Unique through Meta.constraints rather than unique=True: on PostgreSQL unique=True adds a
+    # second, LIKE-pattern index that lookups never use and every bulk import pays for.
     external_id = models.CharField(
-        max_length=64, unique=True, help_text="The shop's own id for this customer (CustomerID in most exports)."
+        max_length=64, help_text="The shop's own id for this customer (CustomerID in most exports)."
     )
     email = models.EmailField(blank=True, default="", help_text="Lower-cased; empty when unknown.")
     phone = models.CharField(max_length=20, blank=True, default="", help_text="E.164, for example +447700900123.")
@@ -51,6 +53,12 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["external_id"]
+        constraints = [models.UniqueConstraint(fields=["external_id"], name="customer_external_id_unique")]
+        indexes = [
+            # Admin search: email by its beginning (LIKE 'abc%'), phone exactly.
+            models.Index(fields=["email"], name="customer_email_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["phone"], name="customer_phone"),
+        ]
 
     def __str__(self):
         name = " ".join(part for part in (self.first_name, self.last_name) if part)
@@ -71,7 +79,7 @@ class Order(models.Model):
         db_index=False,
     )
     external_id = models.CharField(
-        max_length=64, unique=True, help_text="Order or invoice number; derived from the row when a file has none."
+        max_length=64, help_text="Order or invoice number; derived from the row when a file has none."
     )
     ordered_at = models.DateTimeField()
     amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="Negative for returns.")
@@ -84,6 +92,7 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-ordered_at"]
+        constraints = [models.UniqueConstraint(fields=["external_id"], name="order_external_id_unique")]
         indexes = [
             models.Index(fields=["customer", "ordered_at"], name="order_customer_date"),
             models.Index(fields=["ordered_at"], name="order_date"),

@@ -137,3 +137,15 @@ def test_staff_without_permission_to_add_orders_cannot_import_them(client, djang
 
     assert response.status_code == 403
     assert not ImportJob.objects.exists()
+
+
+def test_past_imports_are_listed_in_admin_and_open_their_job_page(admin_client, django_capture_on_commit_callbacks):
+    post(admin_client, django_capture_on_commit_callbacks, file=upload("customers.csv"), kind="customers")
+    job = ImportJob.objects.get()
+
+    listing = admin_client.get(reverse("admin:segments_importjob_changelist"))
+    opened = admin_client.get(reverse("admin:segments_importjob_change", args=[job.pk]))
+
+    assert listing.status_code == 200
+    assert reverse("segments_import_job", args=[job.pk]) in listing.content.decode()
+    assert opened.status_code == 302 and opened["Location"] == reverse("segments_import_job", args=[job.pk])
