@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import json
 import os
 import subprocess
@@ -57,8 +56,10 @@ def run_in_subprocess(*, incremental: bool, params: dict | None = None) -> dict:
 def load_shop(n_customers: int, orders_per_customer: float, seed: int) -> tuple[int, int]:
     """Generate the synthetic shop and COPY it in (setup, not measured)."""
     import numpy as np
+    import pandas as pd
     from django.db import connection
 
+    from segments.bulk import copy_rows
     from segments.models import Customer, Order
     from segments.sampledata import generate_shop
 
@@ -66,39 +67,30 @@ def load_shop(n_customers: int, orders_per_customer: float, seed: int) -> tuple[
         customers=n_customers, seed=seed, end=dt.date(2026, 11, 1), orders_per_customer=orders_per_customer
     )
     customers, orders = shop.customers, shop.orders
-    now = dt.datetime.now(dt.UTC).isoformat()
+    now = dt.datetime.now(dt.UTC)
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE segments_membership, segments_segment, segments_segmentationrun, segments_customerstats, "
             "segments_order, segments_customer RESTART IDENTITY CASCADE"
         )
-        raw = cursor.cursor.connection
-        frame = customers[["external_id", "email", "phone", "first_name", "last_name", "country"]].copy()
+        frame = customers[["external_id", "email", "phone", "first_name", "last_name", "country"]].fillna("")
+        for column in ("time_zone", "locale", "email_consent_source", "sms_consent_source"):
+            frame[column] = ""
+        frame["email_consent"] = frame["sms_consent"] = False
         frame["attributes"] = "{}"
-        frame["created_at"] = now
-        frame["updated_at"] = now
-        _copy(raw, Customer._meta.db_table, frame)
+        frame["created_at"] = frame["updated_at"] = now
+        copy_rows(cursor, Customer._meta.db_table, list(frame.columns), frame)
         # Identities were restarted, so the n-th customer row has id n.
-        position = {key: i + 1 for i, key in enumerate(customers["external_id"])}
+        position = pd.Series(np.arange(1, len(customers) + 1), index=customers["external_id"].to_numpy())
         for start in range(0, len(orders), 1_000_000):
             chunk = orders.iloc[start : start + 1_000_000]
             out = chunk[["external_id", "ordered_at", "amount", "quantity", "is_return", "coupon_code"]].copy()
-            out["customer_id"] = chunk["customer_id"].map(position).astype(np.int64)
+            out["customer_id"] = position.reindex(chunk["customer_id"].to_numpy()).to_numpy(dtype=np.int64)
             out["attributes"] = "{}"
-            out["created_at"] = now
-            out["updated_at"] = now
-            _copy(raw, Order._meta.db_table, out)
+            out["created_at"] = out["updated_at"] = now
+            copy_rows(cursor, Order._meta.db_table, list(out.columns), out)
         cursor.execute("ANALYZE segments_customer; ANALYZE segments_order;")
     return len(customers), len(orders)
-
-
-def _copy(raw, table: str, frame) -> None:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False)
-    columns = ", ".join(frame.columns)
-    with raw.cursor().copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
-        copy.write(buffer.getvalue())
-    raw.commit()
 
 
 def straightforward(sample: int, run_id: int) -> float:
