@@ -164,6 +164,8 @@ TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="GB").upper()
 if len(PHONE_DEFAULT_REGION) != 2 or not PHONE_DEFAULT_REGION.isalpha():
     raise ImproperlyConfigured(f"PHONE_DEFAULT_REGION must be a two-letter region code, got {PHONE_DEFAULT_REGION!r}")
+# How money is written in segment descriptions ("spends £120").
+CURRENCY_SYMBOL = env.str("CURRENCY_SYMBOL", default="£")
 # Rows per chunk read and upserted by the CSV importers: bounds memory on large files.
 IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=100_000)
 if IMPORT_CHUNK_ROWS < 1:

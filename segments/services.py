@@ -347,7 +347,7 @@ def _fit_clusters(run: SegmentationRun, tracker: _Progress, frame: pd.DataFrame,
 
     tracker.stage(70, "evaluating and profiling")
     run.metrics = clustering.evaluate(X, labels, seed=params["seed"])
-    profiles = clustering.profile(frame[_profile_columns(frame, names)], labels)
+    profiles = clustering.profile(frame[_profile_columns(frame, names)], labels, currency=settings.CURRENCY_SYMBOL)
     auto_names = clustering.name_segments(profiles, population=frame)
     matches = _match_previous(run, result.centroids, prepared.columns)
 
@@ -475,7 +475,9 @@ def _fit_rfm(run: SegmentationRun, tracker: _Progress, frame: pd.DataFrame) -> N
     tracker.stage(70, "evaluating and profiling")
     prepared = clustering.preprocess(features.select_features(frame, list(features.DEFAULT_FEATURES)))
     run.metrics = clustering.evaluate(prepared.X, labels, seed=run.params["seed"])
-    profiles = clustering.profile(frame[_profile_columns(frame, list(features.DEFAULT_FEATURES))], labels)
+    profiles = clustering.profile(
+        frame[_profile_columns(frame, list(features.DEFAULT_FEATURES))], labels, currency=settings.CURRENCY_SYMBOL
+    )
 
     tracker.stage(80, "saving segments and membership")
     with transaction.atomic():

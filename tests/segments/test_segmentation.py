@@ -296,3 +296,20 @@ def test_a_segment_retired_by_an_rfm_run_comes_back_with_its_key(shop):
 
     assert {p["key"] for p in again.profiles} == {p["key"] for p in first.profiles}
     assert Segment.objects.filter(key__in=[p["key"] for p in first.profiles], is_active=True).count() == 3
+
+
+def test_an_all_constant_feature_is_a_clear_error(shop):
+    Customer.objects.update(attributes={"complains": 0})
+
+    result = run(features_=["recency_days", "complains"])
+
+    assert result.status == SegmentationRun.Status.FAILED
+    assert "complains" in result.error and "every customer" in result.error
+
+
+def test_descriptions_use_the_shops_currency(shop, settings):
+    settings.CURRENCY_SYMBOL = "€"
+
+    result = run(k=3)
+
+    assert any("€" in p["description"] for p in result.profiles)
