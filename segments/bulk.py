@@ -56,6 +56,8 @@ def copy_rows(cursor, table: str, columns: Sequence[str], rows: pd.DataFrame | I
     """
     qn = cursor.db.ops.quote_name
     column_list = ", ".join(qn(c) for c in columns)
+    if isinstance(rows, pd.DataFrame) and rows.empty:
+        return 0  # an empty payload would still send one blank line, which COPY rejects
     if cursor.db.vendor == "postgresql":
         with cursor.copy(f"COPY {qn(table)} ({column_list}) FROM STDIN") as copy:
             if isinstance(rows, pd.DataFrame):

@@ -125,7 +125,14 @@ class CustomerStats(models.Model):
     Derived features (recency, scores) are not stored: they depend on the run's reference date.
     """
 
-    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="stats")
+    # No database-level foreign key on this derived table or on Membership: PostgreSQL checks
+    # one by locking the referenced row (FOR KEY SHARE), which for a million rows written by a
+    # run meant rewriting every customer page and took most of a minute. Rows are written only
+    # by segmentation from ids it has just read, and deleting a customer through Django still
+    # cascades (on_delete is carried out by the ORM).
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="stats", db_constraint=False
+    )
     first_order_at = models.DateTimeField(null=True)
     last_order_at = models.DateTimeField(null=True, help_text="Last order that is not a return.")
     frequency = models.IntegerField(default=0, help_text="Orders that are not returns.")
@@ -250,11 +257,18 @@ class Membership(models.Model):
     run <= R and (ended_run is null or ended_run > R).
     """
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships", db_index=False)
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    # No database-level foreign keys (see CustomerStats): a full run writes a million rows
+    # that all reference a handful of segment and run rows, and checking each locked those
+    # rows a million times over.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="memberships", db_index=False, db_constraint=False
+    )
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships", db_constraint=False)
     # PROTECT: every run is kept, and deleting one would rewrite the history of the others.
-    run = models.ForeignKey(SegmentationRun, on_delete=models.PROTECT, related_name="+")
-    ended_run = models.ForeignKey(SegmentationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    run = models.ForeignKey(SegmentationRun, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    ended_run = models.ForeignKey(
+        SegmentationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
 
     class Meta:
         indexes = [models.Index(fields=["customer", "run"], name="membership_customer_run")]

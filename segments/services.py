@@ -198,27 +198,35 @@ def _finish(run: SegmentationRun, tracker: _Progress, *, error: str = "") -> Non
 # --- Stats ----------------------------------------------------------------------------------
 
 
-def customer_stats_refresh(*, since: dt.datetime | None) -> int:
+def customer_stats_refresh(*, since: dt.datetime | None) -> tuple[int, pd.DataFrame | None]:
     """Re-aggregate orders into CustomerStats for customers changed since `since` (all if None).
 
-    Returns the number of customers re-aggregated. Runs inside the database: ten million
-    orders are grouped there, and only customers whose orders changed are touched again.
+    Returns the number of customers re-aggregated and, for a full rebuild, the stats frame
+    itself so the caller need not read it back. The database does the grouping over millions
+    of orders and only one row per customer travels. A full rebuild reads the aggregate out
+    (a SELECT may use parallel workers, INSERT ... SELECT may not) and COPYs it back in.
     """
     table, customers = selectors.STATS_TABLE, selectors.CUSTOMER_TABLE
-    columns = "customer_id, first_order_at, last_order_at, frequency, returns, monetary, quantity, refreshed_at"
-    now = selectors.db_datetime(timezone.now())
-    with transaction.atomic(), connection.cursor() as cursor:
-        if since is None:
+    now = timezone.now()
+    if since is None:
+        stats = selectors.order_stats_frame(from_orders=True)
+        rows = stats.reset_index()
+        rows["refreshed_at"] = now
+        with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {table}")
-            sql, params = selectors.aggregate_sql()
-            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT agg.*, %s FROM ({sql}) AS agg", [now, *params])
-            return cursor.rowcount
-        since = selectors.db_datetime(since)
-        changed = f"customer_id IN (SELECT id FROM {customers} WHERE updated_at > %s)"
+            copy_rows(cursor, table, list(rows.columns), rows)
+        return len(rows), stats
+    columns = "customer_id, first_order_at, last_order_at, frequency, returns, monetary, quantity, refreshed_at"
+    since = selectors.db_datetime(since)
+    changed = f"customer_id IN (SELECT id FROM {customers} WHERE updated_at > %s)"
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE {changed}", [since])
         sql, params = selectors.aggregate_sql(customer_filter=changed, filter_params=[since])
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT agg.*, %s FROM ({sql}) AS agg", [now, *params])
-        return cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT agg.*, %s FROM ({sql}) AS agg",
+            [selectors.db_datetime(now), *params],
+        )
+        return cursor.rowcount, None
 
 
 def _stats_watermark(run: SegmentationRun) -> dt.datetime | None:
@@ -238,11 +246,12 @@ def _stats_watermark(run: SegmentationRun) -> dt.datetime | None:
     return previous.started_at if previous else None
 
 
-def _refresh_stats(run: SegmentationRun) -> dt.datetime | None:
+def _refresh_stats(run: SegmentationRun) -> pd.DataFrame | None:
+    """Bring CustomerStats up to date; returns the whole stats frame when it rebuilt it all."""
     since = _stats_watermark(run)
-    refreshed = customer_stats_refresh(since=since)
+    refreshed, stats = customer_stats_refresh(since=since)
     run.params["stats_refreshed"] = refreshed if since is not None else "all"
-    return since
+    return stats
 
 
 def _reference(run: SegmentationRun) -> tuple[dt.date, dt.datetime | None]:
@@ -287,12 +296,12 @@ def _execute_full(run: SegmentationRun, tracker: _Progress) -> None:
     tracker.stage(2, "aggregating orders")
     as_of, before = _reference(run)
     run.as_of = as_of
-    if before is None:
-        _refresh_stats(run)
+    stats = _refresh_stats(run) if before is None else None
 
     tracker.stage(15, "loading customers")
     names, attributes = _feature_names(run)
-    stats = selectors.order_stats_frame(before=before)
+    if stats is None:
+        stats = selectors.order_stats_frame(before=before)
     customers = selectors.customers_frame(attributes=attributes)
     if customers.empty:
         raise SegmentationError("the shop has no customers: import customers first")
@@ -346,7 +355,7 @@ def _fit_clusters(run: SegmentationRun, tracker: _Progress, frame: pd.DataFrame,
     run.k = result.n_clusters
 
     tracker.stage(70, "evaluating and profiling")
-    run.metrics = clustering.evaluate(X, labels, seed=params["seed"])
+    run.metrics = clustering.evaluate(X, labels, seed=params["seed"], sample_size=params["silhouette_sample"])
     profiles = clustering.profile(frame[_profile_columns(frame, names)], labels, currency=settings.CURRENCY_SYMBOL)
     auto_names = clustering.name_segments(profiles, population=frame)
     matches = _match_previous(run, result.centroids, prepared.columns)
@@ -546,8 +555,7 @@ def membership_write(*, run: SegmentationRun, assignment: pd.Series, partial: bo
             {"customer_id": movers.index.to_numpy(dtype=np.int64), "segment_id": movers.to_numpy(dtype=np.int64)}
         )
         rows["run_id"] = run.pk
-        if len(rows):
-            copy_rows(cursor, table, ["customer_id", "segment_id", "run_id"], rows)
+        copy_rows(cursor, table, ["customer_id", "segment_id", "run_id"], rows)
     return int(len(movers)), transitions
 
 

@@ -567,3 +567,14 @@ def test_a_malformed_line_later_in_the_file_stops_the_import_but_keeps_the_chunk
 
     assert caught.value.report.rows == 2
     assert set(Customer.objects.values_list("external_id", flat=True)) == {"1", "2"}
+
+
+def test_copy_rows_of_an_empty_frame_writes_nothing():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE copy_empty (n bigint)")
+        count = bulk.copy_rows(cursor, "copy_empty", ["n"], pd.DataFrame({"n": pd.Series([], dtype="int64")}))
+        cursor.execute("SELECT count(*) FROM copy_empty")
+        stored = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE copy_empty")
+
+    assert (count, stored) == (0, 0)
