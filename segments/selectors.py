@@ -137,7 +137,7 @@ def order_stats_frame(
     if customer_ids is not None:
         if len(customer_ids) == 0:
             return _stats_frame(pd.DataFrame(columns=STATS_COLUMNS))
-        sql += f" WHERE customer_id IN ({_id_list(customer_ids)})"
+        sql += f" WHERE customer_id IN ({id_list(customer_ids)})"
     return _stats_frame(read_frame(sql, params, columns=STATS_COLUMNS))
 
 
@@ -153,7 +153,7 @@ def _placeholders_for_aggregate() -> list[str]:
     ]
 
 
-def _id_list(ids: np.ndarray) -> str:
+def id_list(ids: np.ndarray) -> str:
     # Integers only (they come from our own primary keys), so inlining is safe and lets one
     # statement carry tens of thousands of ids without hitting parameter limits.
     return ",".join(str(int(i)) for i in ids)
@@ -169,7 +169,7 @@ def customers_frame(*, attributes: list[str] = (), customer_ids: np.ndarray | No
             selects.append(f"json_extract(attributes, '$.\"{_json_key(name)}\"')")
     sql = f"SELECT {', '.join(selects)} FROM {CUSTOMER_TABLE}"
     if customer_ids is not None:
-        sql += f" WHERE id IN ({_id_list(customer_ids)})" if len(customer_ids) else " WHERE 1=0"
+        sql += f" WHERE id IN ({id_list(customer_ids)})" if len(customer_ids) else " WHERE 1=0"
     frame = read_frame(sql, [], columns=["customer_id", "created_at", *attributes])
     frame["customer_id"] = frame["customer_id"].astype("int64")
     frame["created_at"] = _to_utc(frame["created_at"])
@@ -207,13 +207,12 @@ def changed_customer_ids(*, since: dt.datetime) -> np.ndarray:
     return frame["id"].to_numpy(dtype="int64")
 
 
-def current_membership() -> pd.DataFrame:
-    """customer_id -> segment_id of every customer's current membership."""
-    frame = read_frame(
-        f"SELECT customer_id, segment_id FROM {MEMBERSHIP_TABLE} WHERE ended_run_id IS NULL",
-        [],
-        columns=["customer_id", "segment_id"],
-    )
+def current_membership(*, customer_ids: np.ndarray | None = None) -> pd.DataFrame:
+    """customer_id -> segment_id of every customer's (or the given customers') current membership."""
+    sql = f"SELECT customer_id, segment_id FROM {MEMBERSHIP_TABLE} WHERE ended_run_id IS NULL"
+    if customer_ids is not None:
+        sql += f" AND customer_id IN ({id_list(customer_ids)})" if len(customer_ids) else " AND 1=0"
+    frame = read_frame(sql, [], columns=["customer_id", "segment_id"])
     return frame.astype("int64").set_index("customer_id").sort_index()
 
 

@@ -530,7 +530,8 @@ def membership_write(*, run: SegmentationRun, assignment: pd.Series, partial: bo
     run and a new one starts. A full run (partial=False) also ends memberships of customers
     that are no longer assigned. Returns (customers moved, transitions between segment keys).
     """
-    current = selectors.current_membership()["segment_id"]
+    ids = assignment.index.to_numpy(dtype=np.int64) if partial else None
+    current = selectors.current_membership(customer_ids=ids)["segment_id"]
     old = current.reindex(assignment.index)
     changed = old.to_numpy(dtype="float64", na_value=np.nan) != assignment.to_numpy(dtype="float64")
     movers = assignment[changed]
@@ -545,11 +546,11 @@ def membership_write(*, run: SegmentationRun, assignment: pd.Series, partial: bo
 
     table = selectors.MEMBERSHIP_TABLE
     with connection.cursor() as cursor:
-        ids = ending.to_numpy(dtype=np.int64)
-        for start in range(0, len(ids), 50_000):
+        ending_ids = ending.to_numpy(dtype=np.int64)
+        for start in range(0, len(ending_ids), 50_000):
             cursor.execute(
                 f"UPDATE {table} SET ended_run_id = %s WHERE ended_run_id IS NULL AND customer_id IN "
-                f"({selectors._id_list(ids[start:start + 50_000])})",
+                f"({selectors.id_list(ending_ids[start:start + 50_000])})",
                 [run.pk],
             )
         rows = pd.DataFrame(
