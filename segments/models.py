@@ -265,9 +265,19 @@ class Membership(models.Model):
     )
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships", db_constraint=False)
     # PROTECT: every run is kept, and deleting one would rewrite the history of the others.
-    run = models.ForeignKey(SegmentationRun, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    # No single-column indexes on the runs: lookups go by customer (the indexes below) and a
+    # run's membership is a range over most of the table; each index costs every COPY.
+    run = models.ForeignKey(
+        SegmentationRun, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
     ended_run = models.ForeignKey(
-        SegmentationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        SegmentationRun,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
 
     class Meta:
