@@ -563,17 +563,9 @@ class SegmentAdmin(admin.ModelAdmin):
         ),
         ("Model internals", {"fields": ("centroid",), "classes": ("collapse",)}),
     )
-    readonly_fields = (
-        "key",
-        "is_active",
-        "name_locked",
-        "size",
-        "algorithm",
-        "first_run",
-        "last_run",
-        "retired_at",
-        "profile_display",
-        "centroid",
+    # Everything but what the marketer sets comes from the runs.
+    readonly_fields = tuple(
+        name for _, options in fieldsets for name in options["fields"] if name not in ("name", "description")
     )
 
     @admin.display(description="customers", ordering="size")
