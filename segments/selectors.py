@@ -173,8 +173,8 @@ def customers_frame(*, attributes: list[str] = (), customer_ids: np.ndarray | No
     frame = read_frame(sql, [], columns=["customer_id", "created_at", *attributes])
     frame["customer_id"] = frame["customer_id"].astype("int64")
     frame["created_at"] = _to_utc(frame["created_at"])
-    for name in attributes:
-        frame[name] = _numeric_attribute(frame[name], name)
+    # Attribute values come back as stored (numbers, or text from JSON); features.py checks
+    # that they are numeric and names the customer when one is not.
     return frame.set_index("customer_id").sort_index()
 
 
@@ -182,22 +182,6 @@ def _json_key(name: str) -> str:
     if not name.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"attribute name {name!r} may hold only letters, digits, '_' and '-'")
     return name
-
-
-def _numeric_attribute(values: pd.Series, name: str) -> pd.Series:
-    from .features import FeatureError
-
-    if values.dtype.kind in "biuf":
-        return values.astype("float64")
-    as_text = values.astype("string")
-    numbers = pd.to_numeric(as_text, errors="coerce")
-    bad = numbers.isna() & as_text.notna() & (as_text != "")
-    if bad.any():
-        raise FeatureError(
-            f"attribute '{name}' is not numeric: customer row {values.index[bad.argmax()]} has "
-            f"{as_text[bad].iloc[0]!r}"
-        )
-    return numbers.astype("float64")
 
 
 def changed_customer_ids(*, since: dt.datetime) -> np.ndarray:

@@ -262,14 +262,17 @@ def _reference(run: SegmentationRun) -> tuple[dt.date, dt.datetime | None]:
         if not Customer.objects.exists():
             raise SegmentationError("the shop is empty: import customers and orders first")
         return run.as_of or timezone.now().date(), None
-    natural = latest.astimezone(dt.UTC).date() + dt.timedelta(days=1)
-    as_of = run.as_of or natural
-    return as_of, _cutoff(as_of, natural)
+    as_of = run.as_of or _day_after(latest)
+    return as_of, _cutoff(as_of, latest)
 
 
-def _cutoff(as_of: dt.date, natural: dt.date) -> dt.datetime | None:
+def _day_after(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(dt.UTC).date() + dt.timedelta(days=1)
+
+
+def _cutoff(as_of: dt.date, latest: dt.datetime | None) -> dt.datetime | None:
     """History mode: for an as-of date before the data ends, later orders did not exist yet."""
-    if as_of < natural:
+    if latest is not None and as_of < _day_after(latest):
         return dt.datetime.combine(as_of, dt.time.min, tzinfo=dt.UTC)
     return None
 
@@ -704,8 +707,7 @@ def segments_export(*, run: SegmentationRun | None = None) -> pd.DataFrame:
         raise SegmentationError("no successful segmentation run yet: run `manage.py segment` first")
     membership = selectors.membership_at(run)
     latest = Order.objects.aggregate(latest=Max("ordered_at"))["latest"]
-    before = _cutoff(run.as_of, latest.astimezone(dt.UTC).date() + dt.timedelta(days=1)) if latest else None
-    stats = selectors.order_stats_frame(before=before)
+    stats = selectors.order_stats_frame(before=_cutoff(run.as_of, latest))
     customers = selectors.customers_frame()
     frame = features.build_features(stats, as_of=run.as_of, customers=customers)
     segments = pd.DataFrame.from_records(

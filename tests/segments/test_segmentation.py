@@ -313,3 +313,13 @@ def test_descriptions_use_the_shops_currency(shop, settings):
     result = run(k=3)
 
     assert any("€" in p["description"] for p in result.profiles)
+
+
+def test_a_non_numeric_attribute_fails_the_run_naming_it(shop):
+    Customer.objects.filter(external_id="C0003").update(attributes={"complains": "often"})
+    Customer.objects.exclude(external_id="C0003").update(attributes={"complains": 1})
+
+    result = run(features_=["recency_days", "complains"])
+
+    assert result.status == SegmentationRun.Status.FAILED
+    assert "'complains' is not numeric" in result.error and "often" in result.error
