@@ -1360,32 +1360,34 @@ class _FirstOrderLoad(_ChunkWriter):
 
 
 def _drop_order_indexes(cursor) -> list[str]:
-    """Drop the order table's constraints and indexes but its primary key; return the SQL
-    that builds them again, read from the catalog so it matches what the migrations made."""
+    """Drop the order table's indexes and constraints (and foreign keys that point at it);
+    return the SQL that builds them again, read from the catalog so that it matches what
+    the migrations made."""
     cursor.execute(
-        "SELECT conname, pg_get_constraintdef(oid), contype FROM pg_constraint "
-        "WHERE conrelid = %s::regclass AND contype IN ('u', 'f') ORDER BY contype DESC, conname",
-        [_ORDERS],
+        # Own constraints and other tables' foreign keys to it, in the order they can be
+        # dropped: foreign keys, then unique, then the primary key they may rest on.
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype FROM pg_constraint "
+        "WHERE (conrelid = %s::regclass AND contype IN ('p', 'u', 'f')) "
+        "OR (confrelid = %s::regclass AND contype = 'f') "
+        "ORDER BY CASE contype WHEN 'f' THEN 0 WHEN 'u' THEN 1 ELSE 2 END, 1, 2",
+        [_ORDERS, _ORDERS],
     )
     constraints = cursor.fetchall()
     cursor.execute(
         "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-        "WHERE i.indrelid = %s::regclass AND NOT i.indisprimary "
+        "WHERE i.indrelid = %s::regclass "
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1",
         [_ORDERS],
     )
     indexes = cursor.fetchall()
-    for name, _definition, _kind in constraints:
-        cursor.execute(f'ALTER TABLE {_ORDERS} DROP CONSTRAINT "{name}"')
+    for table, name, _definition, _kind in constraints:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     for name, _definition in indexes:
         cursor.execute(f"DROP INDEX {name}")
-    # Unique constraints before foreign keys ('u' sorts after 'f', hence DESC above, reversed
-    # here), so a foreign key that needed one would find it.
-    return [
-        *(definition for _name, definition in indexes),
-        *(f'ALTER TABLE {_ORDERS} ADD CONSTRAINT "{name}" {definition}'
-          for name, definition, _kind in reversed(constraints)),
-    ]
+    add = {kind: [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+                  for table, name, definition, k in reversed(constraints) if k == kind] for kind in "puf"}
+    # Keys first, then the plain indexes, then the foreign keys (validated against them).
+    return [*add["p"], *add["u"], *(definition for _name, definition in indexes), *add["f"]]
 
 
 def _copy_defaults(model, columns) -> dict[str, object]:

@@ -187,3 +187,24 @@ def test_a_first_load_job_shows_its_progress_while_it_runs(tmp_path, small_chunk
 
     assert report.first_load and report.created == 12
     assert seen_meanwhile == [0, 4, 8]  # committed by the job's own connection, chunk after chunk
+
+
+def test_a_foreign_key_from_another_table_to_orders_is_dropped_and_restored(tmp_path, small_chunks):
+    # A table that points at orders (as campaign attribution will) would block dropping the
+    # primary key; it is dropped first and restored last, validated.
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE attribution_probe (id serial PRIMARY KEY, "
+                       "order_id bigint REFERENCES segments_order (id) DEFERRABLE INITIALLY DEFERRED)")
+        definition = "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'attribution_probe'::regclass " \
+                     "AND contype = 'f'"
+        cursor.execute(definition)
+        before = cursor.fetchall()
+
+    report = import_orders(source=orders_csv(tmp_path, 8))
+
+    with connection.cursor() as cursor:
+        cursor.execute(definition)
+        assert cursor.fetchall() == before == [
+            ("FOREIGN KEY (order_id) REFERENCES segments_order(id) DEFERRABLE INITIALLY DEFERRED",)]
+        cursor.execute("DROP TABLE attribution_probe")
+    assert report.first_load and report.created == 8
