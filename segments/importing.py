@@ -110,6 +110,8 @@ class ImportReport:
             more = len(self.errors) - max_errors + self.errors_omitted
             if more > 0:
                 lines.append(f"  ... and {more:,} more")
+        if self.first_load:
+            lines.append("First load into the empty order table: one transaction, indexes built once at the end.")
         if self.dry_run:
             lines.append("Dry run: nothing was written.")
         return lines

@@ -208,3 +208,16 @@ def test_a_foreign_key_from_another_table_to_orders_is_dropped_and_restored(tmp_
             ("FOREIGN KEY (order_id) REFERENCES segments_order(id) DEFERRABLE INITIALLY DEFERRED",)]
         cursor.execute("DROP TABLE attribution_probe")
     assert report.first_load and report.created == 8
+
+
+def test_the_command_says_when_it_loaded_into_the_empty_table(tmp_path, small_chunks):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("import_orders", str(orders_csv(tmp_path, 6)), stdout=out)
+    call_command("import_orders", str(orders_csv(tmp_path, 7, name="more.csv")), stdout=(second := io.StringIO()))
+
+    assert "First load into the empty order table" in out.getvalue()
+    assert "First load" not in second.getvalue()
