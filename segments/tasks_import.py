@@ -17,7 +17,9 @@ def import_job_task(self, *, job_id: int) -> str:
     """Claim the job, run its import, record the outcome on the job.
 
     Upserts are idempotent and every chunk commits on its own, so a retry after the
-    database went away redoes at most one chunk's work and duplicates nothing.
+    database went away redoes at most one chunk's work and duplicates nothing. (A first
+    load into the empty order table is one transaction: a retry starts it again from an
+    empty table.)
     """
     claimed = ImportJob.objects.filter(
         pk=job_id, status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING] if self.request.retries else
