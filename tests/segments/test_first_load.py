@@ -113,12 +113,12 @@ def test_a_failure_while_loading_rolls_everything_back_with_the_indexes(tmp_path
     calls = []
     real_copy = bulk.copy_rows
 
-    def failing_copy(cursor, table, columns, rows):
+    def failing_copy(cursor, table, columns, rows, **options):
         if table == "segments_order":
             calls.append(len(rows))
             if len(calls) == 2:
                 raise RuntimeError("the database went away")
-        return real_copy(cursor, table, columns, rows)
+        return real_copy(cursor, table, columns, rows, **options)
 
     monkeypatch.setattr(bulk, "copy_rows", failing_copy)
 
@@ -170,7 +170,7 @@ def test_a_first_load_job_shows_its_progress_while_it_runs(tmp_path, small_chunk
     seen_meanwhile = []
     real_copy = bulk.copy_rows
 
-    def watching_copy(cursor, table, columns, rows):
+    def watching_copy(cursor, table, columns, rows, **options):
         if table == "segments_order":
             observer = connections.create_connection(DEFAULT_DB_ALIAS)
             try:
@@ -179,7 +179,7 @@ def test_a_first_load_job_shows_its_progress_while_it_runs(tmp_path, small_chunk
                     seen_meanwhile.append(other.fetchone()[0])
             finally:
                 observer.close()
-        return real_copy(cursor, table, columns, rows)
+        return real_copy(cursor, table, columns, rows, **options)
 
     monkeypatch.setattr(bulk, "copy_rows", watching_copy)
 
@@ -221,3 +221,48 @@ def test_the_command_says_when_it_loaded_into_the_empty_table(tmp_path, small_ch
 
     assert "First load into the empty order table" in out.getvalue()
     assert "First load" not in second.getvalue()
+
+
+def customer_catalog():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'segments_customer'")
+        indexes = sorted(cursor.fetchall())
+        cursor.execute("SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
+                       "WHERE conrelid = 'segments_customer'::regclass")
+        return indexes, sorted(cursor.fetchall())
+
+
+def test_into_an_empty_customer_table_its_indexes_are_built_after_the_customers_too(tmp_path, small_chunks):
+    before = customer_catalog()
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        report = import_orders(source=orders_csv(tmp_path, 20))
+
+    assert report.first_load and report.customers_created == 7
+    assert any(s.startswith("DROP INDEX customer_phone") for s in statements)
+    assert customer_catalog() == before and len(before[0]) == 5
+    assert sorted(Customer.objects.values_list("external_id", flat=True)) == [f"C{i}" for i in range(7)]
+    assert len(set(Customer.objects.values_list("id", flat=True))) == 7
+    # The keys came from the table's sequence: the next customer gets the next one.
+    later = Customer.objects.create(external_id="later")
+    assert later.id > max(Customer.objects.exclude(pk=later.pk).values_list("id", flat=True))
+
+
+def test_with_customers_already_there_their_indexes_stay(tmp_path, small_chunks):
+    Customer.objects.create(external_id="C3")
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        report = import_orders(source=orders_csv(tmp_path, 20))
+
+    assert report.first_load and report.customers_created == 6
+    assert not any("customer_phone" in s for s in statements)
