@@ -578,3 +578,95 @@ def test_copy_rows_of_an_empty_frame_writes_nothing():
         cursor.execute("DROP TABLE copy_empty")
 
     assert (count, stored) == (0, 0)
+
+
+# --- Preparing fast paths: the same result as the general path ------------------------------
+
+
+def test_cells_padded_with_tabs_no_break_spaces_or_carriage_returns_are_stripped(tmp_path):
+    path = write(
+        tmp_path,
+        "order_id,customer_id,ordered_at,amount,coupon_code\n"
+        '\tA,C1\xa0,2024-01-01 , 12 ,"SPRING\r"\n'
+        "B,C2,2024-01-02,3.5,in side\n",
+    )
+
+    report = import_orders(source=path)
+
+    assert (report.created, report.rejected) == (2, 0)
+    stored = {o.external_id: (o.customer.external_id, o.amount, o.coupon_code)
+              for o in Order.objects.select_related("customer")}
+    assert stored == {"A": ("C1", Decimal("12.00"), "SPRING"), "B": ("C2", Decimal("3.50"), "in side")}
+
+
+@pytest.mark.parametrize("amounts, expected", [
+    (["12", "3.25", "-19.95", "007.50"], ["12.00", "3.25", "-19.95", "7.50"]),  # plain: Arrow parses them
+    (["1e3", "-0", "12345678.123456789", "+5"], ["1000.00", "0.00", "12345678.12", "5.00"]),  # pandas does
+])
+def test_amounts_read_the_same_in_plain_and_other_spellings(tmp_path, amounts, expected):
+    rows = "".join(f"O{i},C1,2024-01-01,{amount}\n" for i, amount in enumerate(amounts))
+    path = write(tmp_path, "order_id,customer_id,ordered_at,amount\n" + rows + 'X,C1,2024-01-01,"1,5"\n')
+
+    report = import_orders(source=path)
+
+    assert errors_of(report) == [(len(amounts) + 2, "amount", "not a number (expected e.g. 1234.50)")]
+    stored = dict(Order.objects.values_list("external_id", "amount"))
+    assert stored == {f"O{i}": Decimal(amount) for i, amount in enumerate(expected)}
+
+
+@pytest.mark.parametrize("others", [
+    "",  # every date plain and valid: Arrow reads the column
+    "D,1,2024-02-30,1\nE,1,2024-07-01T10:00:00-04:00,1\n",  # one invalid, one with an offset: pandas does
+])
+def test_plain_local_dates_read_the_same_whoever_parses_the_column(tmp_path, settings, others):
+    settings.TIME_ZONE = "Europe/London"
+    path = write(
+        tmp_path,
+        "order_id,customer_id,ordered_at,amount\n"
+        "A,1,2024-03-31T01:30:00,1\n"  # in the hour skipped in spring: moved forward
+        "B,1,2024-10-27 01:30,1\n"  # in the hour repeated in autumn: the first one (BST)
+        "C,1,2024-02-29,1\n" + others,
+    )
+
+    report = import_orders(source=path)
+
+    stored = dict(Order.objects.values_list("external_id", "ordered_at"))
+    assert stored["A"] == dt.datetime(2024, 3, 31, 1, 0, tzinfo=UTC)
+    assert stored["B"] == dt.datetime(2024, 10, 27, 0, 30, tzinfo=UTC)
+    assert stored["C"] == dt.datetime(2024, 2, 29, 0, 0, tzinfo=UTC)
+    if others:
+        assert stored["E"] == dt.datetime(2024, 7, 1, 14, 0, tzinfo=UTC)
+        assert [(line, reason[:10]) for line, _, reason in errors_of(report)] == [(5, "not a date")]
+
+
+def _chunks_or_error(source):
+    from segments.importing import _open_source
+
+    opened = _open_source(source, encoding=None, chunk_rows=40_000)
+    frames = []
+    try:
+        for chunk in opened.chunks:
+            frames.append(chunk)
+    except ImportFileError as exc:
+        return frames, str(exc)
+    finally:
+        opened.close()
+    return frames, None
+
+
+@pytest.mark.parametrize("tail", [
+    "",  # Arrow reads the whole file
+    "X,1\n\nY,2,2024-01-02,1\n",  # a short row and a blank line after Arrow's first block: pandas takes over
+    "Z,1,2024-01-01,1,extra\n",  # a row too long: pandas reports it, after the chunks before it
+])
+def test_a_file_reads_into_the_same_chunks_from_a_path_as_from_a_stream(tmp_path, tail):
+    body = "".join(f"O{i},C{i % 97},2024-01-01 10:00,{i}.5\n" for i in range(150_000))  # 5 MB
+    path = write(tmp_path, "order_id,customer_id,ordered_at,amount\n" + body + tail)
+
+    from_path, path_error = _chunks_or_error(path)
+    from_stream, stream_error = _chunks_or_error(io.BytesIO(path.read_bytes()))
+
+    assert path_error == stream_error and (path_error is None) == (tail != "Z,1,2024-01-01,1,extra\n")
+    assert len(from_path) == len(from_stream) >= 3
+    for ours, pandas_own in zip(from_path, from_stream):
+        pd.testing.assert_frame_equal(ours, pandas_own, check_exact=True)
