@@ -204,21 +204,27 @@ def upsert_rows(
         # ON CONFLICT still settles rows that another import inserts meanwhile.
         new_row = ", ".join(f"{source[i]} AS {qn(c)}" for i, c in enumerate(columns))
         wanted = f"o.{qn(key)} IS NULL" + (f" OR {differs('o', 'n')}" if update else "")
+        compared = f"(SELECT {new_row} FROM {qn(temp)} s{joins}) n LEFT JOIN {qn(table)} o ON o.{qn(key)} = n.{qn(key)}"
+        moving = touch is not None and touch in update
+        compared_cte = None
+        if postgres and moving:
+            # The parent a changed row leaves comes from the same join, in a CTE that the
+            # insert reads too: a separate statement joined the temporary table to the whole
+            # table again, which was half the time of re-importing a file.
+            compared_cte = f"compared AS (SELECT n.*, o.{qn(touch)} AS _old_parent, ({wanted}) AS _wanted FROM {compared})"
+            compared, wanted = "compared n", "n._wanted"
         insert = (
             f"INSERT INTO {qn(table)} AS t ({', '.join(qn(c) for c in insert_columns)}) "
             f"SELECT {', '.join([f'n.{qn(c)}' for c in columns] + source[len(columns):])} "
-            f"FROM (SELECT {new_row} FROM {qn(temp)} s{joins}) n "
-            f"LEFT JOIN {qn(table)} o ON o.{qn(key)} = n.{qn(key)} "
-            f"WHERE {wanted} {conflict}"
+            f"FROM {compared} WHERE {wanted} {conflict}"
         )
-
-        if touch is not None and touch in update:
-            _touch_moved(cursor, table=table, key=key, temp=temp, column=touch, lookup=lookups[touch], now=now,
-                         updated_column=updated_column, since=touch_since)
 
         if postgres:
             return _upsert_postgres(cursor, insert, params, rows=len(rows), touch=touch, lookups=lookups, now=now,
-                                    updated_column=updated_column, since=touch_since)
+                                    updated_column=updated_column, since=touch_since, compared=compared_cte)
+        if moving:
+            _touch_moved(cursor, table=table, key=key, temp=temp, column=touch, lookup=lookups[touch], now=now,
+                         updated_column=updated_column, since=touch_since)
         return _upsert_sqlite(cursor, insert, params, table=table, key=key, temp=temp, joins=joins, touch=touch,
                               lookups=lookups, now=now, updated_column=updated_column, since=touch_since)
     finally:
@@ -233,19 +239,23 @@ def _stale(column: str, *, since, now) -> tuple[str, list]:
     return f"{column} < %s", [since]
 
 
-def _upsert_postgres(cursor, insert, params, *, rows, touch, lookups, now, updated_column, since) -> UpsertResult:
+def _upsert_postgres(cursor, insert, params, *, rows, touch, lookups, now, updated_column, since,
+                     compared=None) -> UpsertResult:
     qn = cursor.db.ops.quote_name
     # xmax is 0 only for a freshly inserted row version: the standard way to tell an
     # ON CONFLICT insert from an update in one statement.
     returning = "(xmax = 0) AS inserted" + (f", {qn(touch)} AS parent" if touch else "")
-    sql = f"WITH upserted AS ({insert} RETURNING {returning})"
+    sql = "WITH " + (f"{compared}, " if compared else "") + f"upserted AS ({insert} RETURNING {returning})"
     if touch:
         parent = lookups[touch]
         stale, stale_params = _stale(f"p.{qn(updated_column)}", since=since, now=now)
+        parents = "SELECT parent FROM upserted"
+        if compared:  # and the parents that changed rows leave
+            parents += " UNION SELECT _old_parent FROM compared WHERE _wanted AND _old_parent IS NOT NULL"
         # A data-modifying CTE runs to completion even though the final SELECT ignores it.
         sql += (
             f", touched AS (UPDATE {qn(parent.table)} AS p SET {qn(updated_column)} = %s "
-            f"FROM (SELECT DISTINCT parent FROM upserted) u WHERE p.{qn(parent.pk)} = u.parent AND {stale})"
+            f"FROM ({parents}) u WHERE p.{qn(parent.pk)} = u.parent AND {stale})"
         )
         params = [*params, now, *stale_params]
     sql += " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted"

@@ -670,3 +670,20 @@ def test_a_file_reads_into_the_same_chunks_from_a_path_as_from_a_stream(tmp_path
     assert len(from_path) == len(from_stream) >= 3
     for ours, pandas_own in zip(from_path, from_stream):
         pd.testing.assert_frame_equal(ours, pandas_own, check_exact=True)
+
+
+def test_an_order_moved_to_another_customer_bumps_both_customers_and_no_one_else(tmp_path):
+    # Incremental segmentation re-reads customers whose updated_at moved: the customer an
+    # order left has lost spend, the one it went to has gained it.
+    import_orders(source=write(tmp_path, "order_id,customer_id,ordered_at,amount\nO1,A,2024-03-01,10\n"
+                                         "O2,B,2024-03-02,20\nO3,C,2024-03-03,30\n", name="one.csv"))
+    long_ago = timezone.now() - dt.timedelta(days=3)
+    Customer.objects.update(updated_at=long_ago)
+
+    report = import_orders(source=write(tmp_path, "order_id,customer_id,ordered_at,amount\nO1,B,2024-03-01,10\n"
+                                                  "O2,B,2024-03-02,20\nO3,C,2024-03-03,30\n", name="two.csv"))
+
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 2)
+    assert Order.objects.get(external_id="O1").customer.external_id == "B"
+    bumped = {c.external_id for c in Customer.objects.all() if c.updated_at > long_ago}
+    assert bumped == {"A", "B"}
