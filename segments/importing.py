@@ -1337,13 +1337,20 @@ def _prefetched(iterator: Iterator, depth: int = 1):
 
 def _insert_defaults(model, columns) -> dict[str, object]:
     """Values for the columns a file does not have, on insert: the model's defaults, which
-    live in Python, not in the database."""
+    live in Python, not in the database. JSON goes as its text, which COPY takes as it is
+    and an INSERT casts; a NULL-able column needs none."""
     defaults = {}
     for f in model._meta.concrete_fields:
-        if f.primary_key or f.column in columns or f.column in ("created_at", "updated_at") or f.null:
+        if f.primary_key or f.column in columns or f.null:
             continue
-        defaults[f.column] = f.get_db_prep_save(f.get_default(), connection)
+        value = f.get_default()
+        defaults[f.column] = json.dumps(value) if isinstance(f, models.JSONField) else value
     return defaults
+
+
+def _upsert_defaults(model, columns) -> dict[str, object]:
+    # The upsert sets created_at and updated_at itself.
+    return _insert_defaults(model, [*columns, "created_at", "updated_at"])
 
 
 _CUSTOMERS = Customer._meta.db_table
@@ -1354,7 +1361,7 @@ def _write_customers(cursor, prepared: _Prepared, now, started) -> tuple[bulk.Up
     frame, update = prepared.customers[0]
     result = bulk.upsert_rows(
         cursor, table=_CUSTOMERS, key="external_id", rows=frame, now=now, update=update,
-        merge_json=("attributes",), insert_defaults=_insert_defaults(Customer, frame.columns),
+        merge_json=("attributes",), insert_defaults=_upsert_defaults(Customer, frame.columns),
     )
     return result, 0
 
@@ -1366,7 +1373,7 @@ def _write_orders(cursor, prepared: _Prepared, now, started) -> tuple[bulk.Upser
     frame = prepared.orders
     result = bulk.upsert_rows(
         cursor, table=_ORDERS, key="external_id", rows=frame, now=now,
-        merge_json=("attributes",), insert_defaults=_insert_defaults(Order, frame.columns),
+        merge_json=("attributes",), insert_defaults=_upsert_defaults(Order, frame.columns),
         lookups={"customer_id": bulk.Lookup(table=_CUSTOMERS, key="external_id")},
         # Incremental re-segmentation finds changed customers by updated_at. Once per import
         # is enough: a customer with orders in every chunk is not rewritten ten times.
@@ -1378,7 +1385,7 @@ def _write_orders(cursor, prepared: _Prepared, now, started) -> tuple[bulk.Upser
 
 def _upsert_customers(cursor, frame: pd.DataFrame, update, now) -> bulk.UpsertResult:
     return bulk.upsert_rows(cursor, table=_CUSTOMERS, key="external_id", rows=frame, now=now, update=update,
-                            insert_defaults=_insert_defaults(Customer, frame.columns))
+                            insert_defaults=_upsert_defaults(Customer, frame.columns))
 
 
 class _ChunkWriter:
@@ -1476,7 +1483,7 @@ class _FirstOrderLoad(_ChunkWriter):
             rows = {column: frame[column] for column in frame.columns if column != "customer_pk"}
             rows["customer_id"] = frame["customer_pk"]
             rows.update(created_at=now, updated_at=now)
-            rows.update(_copy_defaults(Order, rows))
+            rows.update(_insert_defaults(Order, rows))
             loaded = pd.DataFrame(rows, index=frame.index)[_ORDER_COLUMNS]
             bulk.copy_rows(cursor, _ORDERS, _ORDER_COLUMNS, loaded)
             return bulk.UpsertResult(len(loaded), 0, 0), customers_created
@@ -1559,7 +1566,7 @@ class _CustomerKeys:
         rows = {"id": np.concatenate(self.new_pks)[order],
                 "external_id": keys.take(pa.array(order)).to_pandas().astype("str"),
                 "created_at": now, "updated_at": now}
-        rows.update(_copy_defaults(Customer, rows))
+        rows.update(_insert_defaults(Customer, rows))
         bulk.copy_rows(cursor, _CUSTOMERS, list(rows), pd.DataFrame(rows))
 
     def _positions(self, keys) -> np.ndarray:
@@ -1602,17 +1609,6 @@ def _drop_indexes(cursor, table: str) -> list[str]:
                   for owner, name, definition, k in reversed(constraints) if k == kind] for kind in "puf"}
     # Keys first, then the plain indexes, then the foreign keys (validated against them).
     return [*add["p"], *add["u"], *(definition for _name, definition in indexes), *add["f"]]
-
-
-def _copy_defaults(model, columns) -> dict[str, object]:
-    """Values for the NOT NULL columns a COPY does not carry: the model's defaults."""
-    defaults = {}
-    for f in model._meta.concrete_fields:
-        if f.primary_key or f.column in columns or f.null:
-            continue
-        value = f.get_default()
-        defaults[f.column] = json.dumps(value) if isinstance(f, models.JSONField) else value
-    return defaults
 
 
 def _run(*, kind, source, fields, required, preparer_class, writer, mapping, encoding, date_format, dry_run,
