@@ -232,16 +232,24 @@ def customer_catalog():
         return indexes, sorted(cursor.fetchall())
 
 
-def test_into_an_empty_customer_table_its_indexes_are_built_after_the_customers_too(tmp_path, small_chunks):
-    before = customer_catalog()
-    statements = []
+@pytest.fixture
+def statements():
+    """The SQL the default connection runs during the test."""
+    seen = []
 
     def record(execute, sql, params, many, context):
-        statements.append(sql)
+        seen.append(sql)
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):
-        report = import_orders(source=orders_csv(tmp_path, 20))
+        yield seen
+
+
+def test_into_an_empty_customer_table_its_indexes_are_built_after_the_customers_too(tmp_path, small_chunks,
+                                                                                    statements):
+    before = customer_catalog()
+
+    report = import_orders(source=orders_csv(tmp_path, 20))
 
     assert report.first_load and report.customers_created == 7
     assert any(s.startswith("DROP INDEX customer_phone") for s in statements)
@@ -253,16 +261,10 @@ def test_into_an_empty_customer_table_its_indexes_are_built_after_the_customers_
     assert later.id > max(Customer.objects.exclude(pk=later.pk).values_list("id", flat=True))
 
 
-def test_with_customers_already_there_their_indexes_stay(tmp_path, small_chunks):
+def test_with_customers_already_there_their_indexes_stay(tmp_path, small_chunks, statements):
     Customer.objects.create(external_id="C3")
-    statements = []
 
-    def record(execute, sql, params, many, context):
-        statements.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        report = import_orders(source=orders_csv(tmp_path, 20))
+    report = import_orders(source=orders_csv(tmp_path, 20))
 
     assert report.first_load and report.customers_created == 6
     assert not any("customer_phone" in s for s in statements)
