@@ -242,24 +242,32 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
 def guess_encoding(stream) -> str:
     """utf-8-sig (or utf-16) when the file starts with a BOM, utf-8 when all of it decodes
     as UTF-8, else cp1252 (what Excel on Windows writes). Leaves the stream where it was."""
+    return _scan(stream)[0]
+
+
+def _scan(stream) -> tuple[str, bool]:
+    """guess_encoding's answer, and whether the file is plain CSV: no quote, CR or NUL byte
+    anywhere, so Arrow's reader and pandas split it alike. One read of the file for both."""
     start = stream.tell()
     try:
         head = stream.read(4)
         if head.startswith(codecs.BOM_UTF8):
-            return "utf-8-sig"
+            return "utf-8-sig", False
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return "utf-16"
+            return "utf-16", False
         stream.seek(start)
         # The whole file, not a sample: an export is often ASCII for a million rows and
         # "Zoë" on the last one. Decoding runs at about 1 GB/s.
         decoder = codecs.getincrementaldecoder("utf-8")()
+        plain = True
         try:
             while block := stream.read(1 << 20):
                 decoder.decode(block)
+                plain = plain and not (b'"' in block or b"\r" in block or b"\0" in block)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return "cp1252"
-        return "utf-8"
+            return "cp1252", False
+        return "utf-8", plain
     finally:
         stream.seek(start)
 
@@ -295,7 +303,7 @@ def _open_source(source, *, encoding: str | None, chunk_rows: int) -> _Source:
 
 
 def _csv_source(stream, *, encoding: str | None, chunk_rows: int, path: Path | None = None) -> _Source:
-    utf8_checked = False  # every byte of the file decoded as UTF-8
+    plain = False  # the whole file decoded as UTF-8 and has no quote, CR or NUL byte
     if isinstance(stream, io.TextIOBase):
         encoding, errors = None, "strict"
         sample = stream.read(65536)
@@ -307,8 +315,7 @@ def _csv_source(stream, *, encoding: str | None, chunk_rows: int, path: Path | N
                 raise ImportFileError(f"Unknown encoding {encoding!r}; try utf-8 or cp1252.") from None
             errors = "strict"
         else:
-            encoding = guess_encoding(stream)
-            utf8_checked = encoding == "utf-8"
+            encoding, plain = _scan(stream)
             # A guess of cp1252 is the fallback for "not UTF-8": the five bytes it leaves
             # undefined become U+FFFD instead of failing the import.
             errors = "replace" if encoding == "cp1252" else "strict"
@@ -334,7 +341,7 @@ def _csv_source(stream, *, encoding: str | None, chunk_rows: int, path: Path | N
     # Arrow's CSV reader is several times faster than pandas' and reads a plain file (UTF-8,
     # no quotes, no CR) into the same frames. Any line it fails on (short, long or blank)
     # hands the file back to pandas from the first chunk not yet yielded.
-    arrow = path is not None and utf8_checked and len(columns) > 1 and _plain_csv(stream)
+    arrow = path is not None and plain and len(columns) > 1
     reader = pd.read_csv(stream, chunksize=chunk_rows, **options)
 
     def chunks():
@@ -369,17 +376,6 @@ def _csv_source(stream, *, encoding: str | None, chunk_rows: int, path: Path | N
             current.close()
 
     return _Source(columns=columns, chunks=chunks(), encoding=encoding, text=True)
-
-
-def _plain_csv(stream) -> bool:
-    """No quote, CR or NUL byte anywhere: Arrow and pandas split such a file alike."""
-    try:
-        while block := stream.read(1 << 20):
-            if b'"' in block or b"\r" in block or b"\0" in block:
-                return False
-        return True
-    finally:
-        stream.seek(0)
 
 
 def _arrow_chunks(path: Path, sep: str, width: int, chunk_rows: int) -> Iterator[pd.DataFrame]:
