@@ -1387,7 +1387,7 @@ def _upsert_customers(cursor, frame: pd.DataFrame, update, now) -> bulk.UpsertRe
 class _ChunkWriter:
     """Every chunk in a transaction of its own: a crash keeps the chunks already done."""
 
-    def __init__(self, write, *, dry_run: bool, started_at, updates_customers: bool = True):
+    def __init__(self, write, *, dry_run: bool, started_at):
         self.write_chunk, self.dry_run, self.started_at = write, dry_run, started_at
 
     @contextmanager
@@ -1422,7 +1422,7 @@ class _FirstOrderLoad(_ChunkWriter):
     foreign key at the end check both again.
     """
 
-    def __init__(self, write, *, dry_run: bool, started_at, updates_customers: bool = True):
+    def __init__(self, write, *, dry_run: bool, started_at, updates_customers: bool):
         super().__init__(write, dry_run=dry_run, started_at=started_at)
         self.updates_customers = updates_customers
         self.bulk = False
@@ -1449,8 +1449,9 @@ class _FirstOrderLoad(_ChunkWriter):
                 # every customer is new, and its indexes are built after them the same way
                 # (not when customers get upserted: ON CONFLICT needs the unique index).
                 cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {_CUSTOMERS})")
-                self.customers.empty_at_start = cursor.fetchone()[0] and not self.updates_customers
-                if self.customers.empty_at_start:
+                if cursor.fetchone()[0] and not self.updates_customers:
+                    # Only this load writes customers now, at its end: none to look up.
+                    self.customers.look_up = False
                     rebuild = _drop_indexes(cursor, _CUSTOMERS) + rebuild
             yield
             if self.bulk:
@@ -1506,8 +1507,7 @@ class _CustomerKeys:
         self.new_pks: list[np.ndarray] = []
         self.stale: list[int] = []  # customers from before the import, whose updated_at needs a bump
         self.sequence: str | None = None
-        # The customer table had no rows when the load locked it: nothing to look up.
-        self.empty_at_start = False
+        self.look_up = True  # False: the customer table is empty, nobody else can write it
 
     def resolve(self, cursor, prepared: _Prepared, now) -> int:
         """Add the primary key of each order's customer to the chunk's orders as
@@ -1520,7 +1520,7 @@ class _CustomerKeys:
         encoded = pc.dictionary_encode(pa.array(prepared.orders["customer_id"], type=pa.string(), from_pandas=True))
         distinct = encoded.dictionary
         unknown = distinct.filter(pc.is_null(pc.index_in(distinct, value_set=self.known_keys)))
-        if len(unknown) and not self.empty_at_start:
+        if len(unknown) and self.look_up:
             cursor.execute(
                 f"SELECT external_id, id, updated_at < %s FROM {_CUSTOMERS} WHERE external_id = ANY(%s)",
                 [self.started_at, unknown.to_pylist()],
@@ -1565,11 +1565,10 @@ class _CustomerKeys:
         rows.update(_insert_defaults(Customer, rows))
         bulk.copy_rows(cursor, _CUSTOMERS, list(rows), pd.DataFrame(rows))
 
-    def _positions(self, keys) -> np.ndarray:
+    def _positions(self, keys: pa.Array) -> np.ndarray:
         """Where each customer id is in ``known_keys``, -1 if not there. Arrow's hash lookup:
         a few milliseconds for 100,000 ids, where a pandas string Index takes 30."""
-        found = pc.index_in(pa.array(keys, type=pa.string(), from_pandas=True), value_set=self.known_keys)
-        return found.fill_null(-1).to_numpy(zero_copy_only=False)
+        return pc.index_in(keys, value_set=self.known_keys).fill_null(-1).to_numpy(zero_copy_only=False)
 
     def _remember(self, keys: pa.Array, pks: np.ndarray) -> None:
         self.known_keys = pa.concat_arrays([self.known_keys, keys])
@@ -1618,9 +1617,11 @@ def _run(*, kind, source, fields, required, preparer_class, writer, mapping, enc
     try:
         plan = plan_columns(opened.columns, fields, mapping, required=required)
         preparer = preparer_class(plan, ctx)
-        writer_class = _FirstOrderLoad if _FirstOrderLoad.applies(kind=kind) else _ChunkWriter
-        chunk_writer = writer_class(writer, dry_run=dry_run, started_at=started_at,
-                                    updates_customers=preparer_class is _OnlineRetailRows)
+        if _FirstOrderLoad.applies(kind=kind):
+            chunk_writer = _FirstOrderLoad(writer, dry_run=dry_run, started_at=started_at,
+                                           updates_customers=preparer_class is _OnlineRetailRows)
+        else:
+            chunk_writer = _ChunkWriter(writer, dry_run=dry_run, started_at=started_at)
         broken = None
         with _prefetched(_prepared_chunks(opened, preparer)) as chunks, chunk_writer.session():
             waited = time.perf_counter()
