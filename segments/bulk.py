@@ -359,29 +359,17 @@ def _copy_binary(frame: pd.DataFrame, types: Sequence[str]) -> list[bytes]:
     About 15 times faster than building COPY text (0.15 s against 2.5 s for a million
     orders), and PostgreSQL skips parsing text on its side too.
     """
-    schema = _arrow_schema(frame.columns, types)
-    encoder = _binary_encoder(schema, types)
-    return [encoder.write_header(), encoder.write_batch(_arrow_batch(frame, schema, types)), encoder.finish()]
-
-
-def _arrow_schema(columns: Sequence[str], types: Sequence[str]) -> pa.Schema:
-    return pa.schema([pa.field(name, _arrow_type(pg_type)) for name, pg_type in zip(columns, types)])
-
-
-def _binary_encoder(schema: pa.Schema, types: Sequence[str]) -> ArrowToPostgresBinaryEncoder:
-    encoders = {
-        field.name: pgpq_encoders.StringEncoderBuilder.new_with_output(field, pgpq_schema.Jsonb())
-        if pg_type == "jsonb" else ArrowToPostgresBinaryEncoder.infer_encoder(field)
-        for field, pg_type in zip(schema, types)
-    }
-    return ArrowToPostgresBinaryEncoder.new_with_encoders(schema, encoders)
-
-
-def _arrow_batch(frame: pd.DataFrame, schema: pa.Schema, types: Sequence[str]) -> pa.RecordBatch:
     arrays = [_arrow_column(frame[name], pg_type) for name, pg_type in zip(frame.columns, types)]
     # Arrow-backed pandas columns may come as several chunks (after a concat, say).
     arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+    batch = pa.RecordBatch.from_arrays(arrays, names=list(frame.columns))
+    encoders = {
+        field.name: pgpq_encoders.StringEncoderBuilder.new_with_output(field, pgpq_schema.Jsonb())
+        if pg_type == "jsonb" else ArrowToPostgresBinaryEncoder.infer_encoder(field)
+        for field, pg_type in zip(batch.schema, types)
+    }
+    encoder = ArrowToPostgresBinaryEncoder.new_with_encoders(batch.schema, encoders)
+    return [encoder.write_header(), encoder.write_batch(batch), encoder.finish()]
 
 
 def _arrow_column(values: pd.Series, pg_type: str) -> pa.Array:
