@@ -522,20 +522,11 @@ def test_copy_rows_keeps_tabs_newlines_backslashes_and_nulls():
 
 
 @pytest.mark.postgres
-def test_copy_rows_uses_copy_on_postgresql(monkeypatch):
-    statements = []
-    with connection.cursor() as cursor:
-        original = type(cursor.cursor).copy
-
-        def spy(self, statement, *args, **kwargs):
-            statements.append(str(statement))
-            return original(self, statement, *args, **kwargs)
-
-        monkeypatch.setattr(type(cursor.cursor), "copy", spy)
+def test_copy_rows_uses_copy_on_postgresql(copy_statements):
     count, stored = _roundtrip_copy_rows()
 
     assert count == 5 and len(stored) == 5
-    assert statements and all(s.startswith('COPY "copy_test"') for s in statements)
+    assert copy_statements and all(s.startswith('COPY "copy_test"') for s in copy_statements)
 
 
 @pytest.mark.postgres
