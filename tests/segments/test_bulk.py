@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from django.db import connection
 
-from segments import bulk
+from segcampaign import bulk
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
