@@ -133,6 +133,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Housekeeping that is not the marketer's to schedule (beat copies it into its database schedule).
+CELERY_BEAT_SCHEDULE = {
+    "fail-stale-work": {"task": "segments.tasks.stale_work_fail_task", "schedule": 60.0},
+}
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
 
@@ -170,6 +174,16 @@ CURRENCY_SYMBOL = env.str("CURRENCY_SYMBOL", default="£")
 IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=100_000)
 if IMPORT_CHUNK_ROWS < 1:
     raise ImproperlyConfigured("IMPORT_CHUNK_ROWS must be a positive integer")
+
+# Long work (imports, segmentation runs, campaign runs) beats every JOB_HEARTBEAT_SECONDS while it
+# runs; one silent for JOB_STALE_AFTER_SECONDS lost its worker and is failed or started again.
+JOB_HEARTBEAT_SECONDS = env.int("JOB_HEARTBEAT_SECONDS", default=10)
+JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=120)
+if JOB_HEARTBEAT_SECONDS < 1 or JOB_STALE_AFTER_SECONDS < 3 * JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "JOB_STALE_AFTER_SECONDS must be at least three times JOB_HEARTBEAT_SECONDS (a positive number), "
+        f"got {JOB_STALE_AFTER_SECONDS} and {JOB_HEARTBEAT_SECONDS}"
+    )
 
 LOGGING = {
     "version": 1,

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 
+from . import services
 from .models import ConsentSource, Customer, ImportJob, Order
 
 LATEST_ORDERS_SHOWN = 50
@@ -378,10 +379,6 @@ class CustomerAdmin(admin.ModelAdmin):
 # --- orders ----------------------------------------------------------------------------
 
 
-def _touch_customers(customer_ids):
-    Customer.objects.filter(pk__in=[pk for pk in customer_ids if pk is not None]).update(updated_at=timezone.now())
-
-
 class HasCouponFilter(admin.SimpleListFilter):
     title = "coupon"
     parameter_name = "has_coupon"
@@ -477,17 +474,21 @@ class OrderAdmin(admin.ModelAdmin):
             context["order_dates"] = _date_drilldown(context["cl"])
         return response
 
+    # An order changed in admin changes its customer's stats (and those of the customer it was
+    # moved away from): the next segmentation run looks at them again.
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        # Order.save() touches the order's customer; an order moved to another customer
-        # changes the one it left too.
-        if change and "customer" in form.changed_data:
-            _touch_customers([form.initial.get("customer")])
+        moved_from = form.initial.get("customer") if change and "customer" in form.changed_data else None
+        services.customers_mark_changed(customer_ids=[obj.customer_id, moved_from])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        services.customers_mark_changed(customer_ids=[obj.customer_id])
 
     def delete_queryset(self, request, queryset):
         customer_ids = list(queryset.order_by().values_list("customer_id", flat=True).distinct())
         super().delete_queryset(request, queryset)
-        _touch_customers(customer_ids)
+        services.customers_mark_changed(customer_ids=customer_ids)
 
     @admin.display(description="customer", ordering="customer__external_id")
     def customer_link(self, order):

@@ -25,7 +25,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from . import features, plots
+from . import features, plots, services, tasks
 from .models import Algorithm, Customer, Membership, Segment, SegmentationRun
 
 logger = logging.getLogger(__name__)
@@ -336,19 +336,15 @@ class SegmentationRunAdmin(admin.ModelAdmin):
             )
             messages.error(request, f"The run was not started. {problems}")
             return HttpResponseRedirect(changelist)
-        # Imported here, not at module level: services pulls in scikit-learn, which every
-        # web process would otherwise load at start-up for a button pressed now and then.
-        from . import services
-
         run = None
         try:
             # The task is queued when this block commits; with no broker (the embedded demo)
             # Celery runs it eagerly right there, so the redirect lands on a finished run.
             with transaction.atomic():
-                run = services.segmentation_run_queue(
+                run = tasks.segmentation_run_queue(
                     algorithm=form.cleaned_data["algorithm"],
                     k=form.cleaned_data["k"],
-                    features_=form.feature_names(),
+                    feature_names=form.feature_names(),
                     incremental=form.cleaned_data["incremental"],
                     triggered_by="admin",
                 )
@@ -385,8 +381,9 @@ class SegmentationRunAdmin(admin.ModelAdmin):
                 "id": run.pk,
                 "status": run.status,
                 "status_display": run.get_status_display(),
-                "progress": run.progress,
-                "progress_message": run.progress_message,
+                "percent": run.percent,
+                "stage": run.stage,
+                "stage_label": services.STAGES.get(run.stage, run.stage),
                 "error": run.error,
                 "done": run.status not in UNFINISHED,
             }
@@ -408,6 +405,7 @@ class SegmentationRunAdmin(admin.ModelAdmin):
             "status_url": reverse("admin:segments_segmentationrun_status", args=[run.pk]),
             "poll_interval_ms": POLL_INTERVAL_MS,
             "status_badge": _status_badge(run),
+            "stage_label": services.STAGES.get(run.stage, run.stage),
             "customers_display": _number(run.n_customers),
         }
         if unfinished:
@@ -465,7 +463,8 @@ class SegmentationRunAdmin(admin.ModelAdmin):
         # Slowest stage first: that is the question a timing table answers. PostgreSQL's jsonb
         # does not keep the stages' order anyway.
         stages = sorted(((k, v) for k, v in run.timings.items() if k != "total"), key=lambda kv: -(kv[1] or 0))
-        rows = [(stage, f"{seconds:,.2f} s") for stage, seconds in stages]
+        # Timings are keyed by stage; older runs keyed them by the words shown, which pass through.
+        rows = [(services.STAGES.get(stage, stage), f"{seconds:,.2f} s") for stage, seconds in stages]
         if "total" in run.timings:
             rows.append(("total", f"{run.timings['total']:,.2f} s"))
         return rows

@@ -35,8 +35,17 @@ class ClusteringError(ValueError):
     """Input that cannot be clustered; the message says what to change."""
 
 
-ALGORITHMS = ("kmeans", "minibatch", "gmm", "agglomerative", "hdbscan", "rfm")
+_NAMES = ("kmeans", "minibatch", "gmm", "agglomerative", "hdbscan", "rfm")
 NEEDS_K = ("kmeans", "minibatch", "gmm", "agglomerative")
+
+
+@dataclass(frozen=True)
+class _Spec:
+    needs_k: bool
+    has_centroids: bool
+
+
+ALGORITHMS = {name: _Spec(needs_k=name in NEEDS_K, has_centroids=name in NEEDS_K) for name in _NAMES}
 
 RFM_SEGMENTS = (
     "Champions",
@@ -68,6 +77,8 @@ _RFM_GRID = np.array(
 )
 
 RFM_COLUMNS = ("recency_days", "frequency", "monetary")
+# In transitions: where customers who had no segment before the run come from.
+NO_PREVIOUS_SEGMENT = "(new)"
 NOISE_NAME = "Outliers"
 NO_ORDERS_NAME = "Not yet purchased"
 
@@ -1094,7 +1105,7 @@ def transitions(old_keys: np.ndarray, new_keys: np.ndarray) -> dict[str, dict[st
     """{old segment key: {new segment key: customers}}; a missing old key ("" or None) is "(new)"."""
     if len(old_keys) != len(new_keys):
         raise ClusteringError(f"{len(old_keys)} old keys for {len(new_keys)} new keys")
-    old = pd.Series(np.asarray(old_keys, dtype=object)).replace("", None).fillna("(new)").astype(str)
+    old = pd.Series(np.asarray(old_keys, dtype=object)).replace("", None).fillna(NO_PREVIOUS_SEGMENT).astype(str)
     new = pd.Series(np.asarray(new_keys, dtype=object)).replace("", None).fillna("(none)").astype(str)
     counts = pd.DataFrame({"old": old, "new": new}).groupby(["old", "new"], sort=True).size()
     result: dict[str, dict[str, int]] = {}

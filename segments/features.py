@@ -63,6 +63,11 @@ DERIVED_FEATURES = (
 )
 ENGAGEMENT_FEATURES = ("open_rate", "click_rate", "conversion_rate", "days_since_last_response")
 DEFAULT_FEATURES = ("recency_days", "frequency", "monetary")
+# Every column build_features computes (a name outside this set is a customer attribute).
+COMPUTED_COLUMNS = frozenset((*DERIVED_FEATURES, *ENGAGEMENT_FEATURES, "rfm_code", "has_orders"))
+# Computed features an imported attribute of the same name may stand in for (the "simple" shape
+# of shop data: products_purchased and money_spent per customer, no orders).
+OVERRIDABLE = frozenset(("products_purchased", "monetary"))
 
 QUINTILES = [1, 2, 3, 4, 5]
 # Columns build_features always adds besides DERIVED_FEATURES; an attribute may not take their names.
@@ -388,3 +393,16 @@ def _require_values(values: pd.Series, customer_id: pd.Series, what: str, column
 def _label(customer_id) -> str:
     """A customer id as people write it: 2, not np.int64(2); 'c1' keeps its quotes."""
     return repr(customer_id.item() if isinstance(customer_id, np.generic) else customer_id)
+
+
+def day_after(moment: datetime.datetime) -> datetime.date:
+    """The default as-of date: the day after `moment` (UTC), so that the latest order has recency 0."""
+    return moment.astimezone(datetime.UTC).date() + datetime.timedelta(days=1)
+
+
+def history_cutoff(as_of: datetime.date, latest: datetime.datetime | None) -> datetime.datetime | None:
+    """For an as-of date before the data ends, the instant orders must precede (they did not
+    exist yet on that day); None when every order counts."""
+    if latest is not None and as_of < day_after(latest):
+        return datetime.datetime.combine(as_of, datetime.time.min, tzinfo=datetime.UTC)
+    return None

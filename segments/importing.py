@@ -31,7 +31,6 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from itertools import chain
 from pathlib import Path
 
@@ -42,11 +41,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as arrow_csv
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from pandas.tseries.api import guess_datetime_format
 
-from segments import bulk
+from segcampaign.jobs import Progress
+from segcampaign import bulk
 from segments.models import Customer, ImportJob, Order
 
 MAX_ERRORS_KEPT = 10_000  # a report lists this many rejected rows; the rest are only counted
@@ -1715,14 +1715,11 @@ def import_orders(
 
 
 def import_job_create(*, kind: str, upload, options: dict, created_by=None) -> ImportJob:
-    """Save an uploaded file under MEDIA_ROOT/imports/ and queue its import."""
-    from segments.tasks_import import import_job_task
-
+    """Save an uploaded file under MEDIA_ROOT/imports/ as a queued import job."""
     job = ImportJob(kind=kind, options=options, original_name=Path(upload.name).name[:255], created_by=created_by)
     job.file.save(Path(upload.name).name, upload, save=False)
     job.rows_total = _count_rows(job.file.path)
     job.save()
-    transaction.on_commit(partial(import_job_task.delay, job_id=job.id))
     return job
 
 
@@ -1736,28 +1733,14 @@ def _count_rows(path) -> int:
     return max(count - 1 + (last != b"\n"), 0)
 
 
-def import_job_run(*, job: ImportJob) -> ImportReport:
-    """Run a queued job's import, recording progress on the job as chunks complete."""
+def import_job_run(*, job: ImportJob, progress: Progress) -> ImportReport:
+    """Run a claimed job's import, reporting the rows read as chunks complete."""
+    total = job.rows_total or 0
 
-    side = None
+    def rows_read(rows: int) -> None:
+        progress.update(rows_processed=rows, percent=min(99, round(100 * rows / total)) if total else 0)
 
-    def progress(rows: int) -> None:
-        nonlocal side
-        if not (connection.in_atomic_block and connection.vendor == "postgresql"):
-            ImportJob.objects.filter(pk=job.pk).update(rows_processed=rows)
-            return
-        # A first load of orders is one transaction (_FirstOrderLoad): an update made in it
-        # would show on the job page only at the end. A connection of its own commits now.
-        if side is None:
-            side = connections.create_connection(DEFAULT_DB_ALIAS)
-        with side.cursor() as cursor:
-            cursor.execute(f"UPDATE {ImportJob._meta.db_table} SET rows_processed = %s WHERE id = %s", [rows, job.pk])
-
-    try:
-        return _import_job_run(job, progress)
-    finally:
-        if side is not None:
-            side.close()
+    return _import_job_run(job, rows_read)
 
 
 def _import_job_run(job: ImportJob, progress) -> ImportReport:

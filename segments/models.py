@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from segcampaign.jobs import Job
+
 
 class ConsentSource(models.TextChoices):
     IMPORT = "import", "CSV import"
@@ -104,17 +106,6 @@ class Order(models.Model):
     def save(self, *args, **kwargs):
         self.updated_at = timezone.now()
         super().save(*args, **kwargs)
-        self._touch_customer()
-
-    def delete(self, *args, **kwargs):
-        result = super().delete(*args, **kwargs)
-        self._touch_customer()
-        return result
-
-    def _touch_customer(self):
-        # An order edited or deleted in admin changes the customer's stats: the next
-        # segmentation run finds it through updated_at.
-        Customer.objects.filter(pk=self.customer_id).update(updated_at=timezone.now())
 
 
 class CustomerStats(models.Model):
@@ -154,16 +145,9 @@ class Algorithm(models.TextChoices):
     RFM = "rfm", "Classic RFM segments (no machine learning)"
 
 
-class SegmentationRun(models.Model):
+class SegmentationRun(Job):
     """One segmentation: its parameters, how K was chosen, metrics, profiles and timings."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     algorithm = models.CharField(max_length=16, choices=Algorithm.choices, default=Algorithm.KMEANS)
     k_requested = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: choose K automatically.")
     features = models.JSONField(default=list, blank=True, help_text="Feature names; empty: the default set.")
@@ -196,14 +180,16 @@ class SegmentationRun(models.Model):
     )
     moved = models.IntegerField(default=0, help_text="Customers whose segment changed in this run.")
     n_customers = models.IntegerField(default=0)
-    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")
-    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
-    progress_message = models.CharField(max_length=200, blank=True, default="")
-    error = models.TextField(blank=True, default="")
-
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage (by stage key), and the total.")
+    stats_refreshed = models.IntegerField(
+        null=True, blank=True, help_text="Customers whose order stats this run re-aggregated (empty: none)."
+    )
+    stats_watermark = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The stats this run refreshed hold every change committed before this instant; "
+        "the next run re-aggregates the customers changed after it.",
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -289,18 +275,12 @@ class Membership(models.Model):
         ]
 
 
-class ImportJob(models.Model):
+class ImportJob(Job):
     """One CSV upload from the admin: the file, the options chosen, and what the import did."""
 
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", "Customers"
         ORDERS = "orders", "Orders"
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     file = models.FileField(upload_to="imports/%Y/%m/", max_length=255)
@@ -308,28 +288,15 @@ class ImportJob(models.Model):
     options = models.JSONField(
         default=dict, blank=True, help_text="format, mapping {field: column}, date_format, encoding, dry_run."
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    rows_total = models.IntegerField(null=True, blank=True, help_text="Data lines in the file, for the progress bar.")
-    rows_processed = models.IntegerField(default=0)
+    rows_total = models.IntegerField(null=True, blank=True, help_text="Data lines in the file.")
+    rows_processed = models.IntegerField(default=0, help_text="Data lines read so far.")
     report = models.JSONField(default=dict, blank=True, help_text="ImportReport.as_dict() once finished.")
-    error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
 
     def __str__(self):
         return f"Import {self.pk}: {self.get_kind_display().lower()} from {self.original_name or self.file.name}"
-
-    @property
-    def percent_done(self) -> int:
-        if self.status == self.Status.SUCCEEDED:
-            return 100
-        if not self.rows_total:
-            return 0
-        return min(100, round(100 * self.rows_processed / self.rows_total))

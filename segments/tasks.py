@@ -1,42 +1,124 @@
-"""Celery entry points for segmentation: fetch by id, call one service, own the retries."""
+"""Every Celery task of the segments app, and the functions that queue them.
+
+A task fetches its job by id, calls one service and owns its retries; the job lifecycle
+(claim, heartbeat, finish, fail, stale) is segcampaign.jobs'. Queue work with the `*_queue`
+functions here: they create the job row and send the task once the transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
 
 from celery import shared_task
-from django.utils import timezone
+from django.db import OperationalError
 
-from . import services
-from .models import SegmentationRun
+from segcampaign import jobs
+from segments import services
+from segments.importing import ImportFileError, import_job_create, import_job_run
+from segments.models import ImportJob, SegmentationRun
+
+logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, max_retries=30, default_retry_delay=60, acks_late=True)
+# --- Segmentation -----------------------------------------------------------------------------
+
+
+def segmentation_run_queue(**request) -> SegmentationRun:
+    """Create a run (`services.segmentation_run_create` arguments) and hand it to a worker."""
+    run = services.segmentation_run_create(**request)
+    jobs.job_enqueue(run, segmentation_run_task, run_id=run.pk)
+    return run
+
+
+@shared_task(bind=True, max_retries=30, default_retry_delay=60)
 def segmentation_run_task(self, *, run_id: int) -> str:
     """Run a queued segmentation; wait (by retrying) while another run holds the lock."""
     try:
         run = services.segmentation_run_execute(run_id=run_id)
     except services.RunInProgress as exc:
         if self.request.is_eager or self.request.retries >= self.max_retries:
-            _give_up(run_id, str(exc))
+            _not_started(run_id, str(exc))
             return "skipped"
         raise self.retry(exc=exc) from None
+    except services.SegmentationError:
+        # Not queued any more: a redelivered message for a run another worker has, or one
+        # that has ended. Nothing to do.
+        return "skipped"
     return run.status
 
 
-@shared_task(acks_late=True)
+@shared_task
 def scheduled_segmentation_task(
     *, algorithm: str = "kmeans", k: int | None = None, features: list[str] | None = None, incremental: bool = False
 ) -> str:
     """What Celery beat runs (set up in admin: Periodic tasks). Skips, recorded, if a run is in progress."""
     run = services.segmentation_run_create(
-        algorithm=algorithm, k=k, features_=features or (), incremental=incremental, triggered_by="schedule"
+        algorithm=algorithm, k=k, feature_names=features or (), incremental=incremental, triggered_by="schedule"
     )
     try:
         run = services.segmentation_run_execute(run_id=run.pk)
     except services.RunInProgress as exc:
-        _give_up(run.pk, str(exc))
+        _not_started(run.pk, str(exc))
         return "skipped"
     return run.status
 
 
-def _give_up(run_id: int, reason: str) -> None:
-    SegmentationRun.objects.filter(pk=run_id, status=SegmentationRun.Status.QUEUED).update(
-        status=SegmentationRun.Status.FAILED, error=f"not started: {reason}", finished_at=timezone.now()
-    )
+def _not_started(run_id: int, reason: str) -> None:
+    run = SegmentationRun.objects.get(pk=run_id)
+    if run.status == SegmentationRun.Status.QUEUED:
+        jobs.job_fail(run, error=f"not started: {reason}")
+
+
+# --- CSV imports ------------------------------------------------------------------------------
+
+
+def import_job_queue(*, kind: str, upload, options: dict, created_by=None) -> ImportJob:
+    """Store an uploaded file as an import job and hand it to a worker."""
+    job = import_job_create(kind=kind, upload=upload, options=options, created_by=created_by)
+    jobs.job_enqueue(job, import_job_task, job_id=job.pk)
+    return job
+
+
+@shared_task(bind=True, max_retries=3)
+def import_job_task(self, *, job_id: int) -> str:
+    """Claim the job, run its import, record the outcome on the job.
+
+    Upserts are idempotent and every chunk commits on its own, so a retry (or a job taken over
+    after its worker died) redoes at most one chunk's work and duplicates nothing. (A first load
+    into the empty order table is one transaction: a retry starts it again from an empty table.)
+    """
+    job = jobs.job_claim(ImportJob, pk=job_id, reclaim_stale=True)
+    if job is None and self.request.retries:
+        # Our own earlier attempt, which failed on the database and is being retried.
+        job = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).first()
+    if job is None:
+        # Another worker has it, or it already finished: a redelivered message does nothing.
+        return "skipped"
+    try:
+        with jobs.job_running(job) as progress:
+            report = import_job_run(job=job, progress=progress)
+    except ImportFileError as exc:
+        jobs.job_fail(job, error=str(exc), report=exc.report.as_dict() if exc.report else {})
+        return ImportJob.Status.FAILED
+    except OperationalError as exc:
+        if self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=30 * 2**self.request.retries)
+        logger.exception("Import job %s failed: the database kept failing", job_id)
+        jobs.job_fail(job, error=f"Database error: {exc}")
+        return ImportJob.Status.FAILED
+    except Exception as exc:
+        # The job page shows what went wrong; the traceback goes to the log.
+        logger.exception("Import job %s failed", job_id)
+        jobs.job_fail(job, error=f"Unexpected error: {exc!r}")
+        return ImportJob.Status.FAILED
+    jobs.job_finish(job, report=report.as_dict(), rows_processed=report.rows)
+    return ImportJob.Status.SUCCEEDED
+
+
+# --- Housekeeping -----------------------------------------------------------------------------
+
+
+@shared_task
+def stale_work_fail_task() -> int:
+    """Fail the imports and runs whose worker died (beat runs this every minute)."""
+    return sum(jobs.jobs_fail_stale(model) for model in (ImportJob, SegmentationRun))

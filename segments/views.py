@@ -5,7 +5,8 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 
 from segments.forms import ImportForm
-from segments.importing import CUSTOMER_FIELDS, ONLINE_RETAIL_FIELDS, ORDER_FIELDS, import_job_create
+from segments import tasks
+from segments.importing import CUSTOMER_FIELDS, ONLINE_RETAIL_FIELDS, ORDER_FIELDS
 from segments.models import ImportJob
 
 # Who may import what: importing creates and changes rows of that model.
@@ -22,7 +23,7 @@ def import_upload(request):
         kind = form.cleaned_data["kind"]
         if not request.user.has_perms(_PERMISSIONS[kind]):
             raise PermissionDenied
-        job = import_job_create(
+        job = tasks.import_job_queue(
             kind=kind, upload=form.cleaned_data["file"], options=form.options(), created_by=request.user
         )
         messages.info(request, f"{job.original_name} was uploaded; the import runs in the background.")

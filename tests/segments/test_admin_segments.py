@@ -253,12 +253,12 @@ def test_the_run_page_draws_the_names_in_the_plot_legends(admin_client, segmente
 
 
 def test_a_queued_run_shows_a_progress_bar_that_polls_its_status_and_no_plots(admin_client, db):
-    queued = SegmentationRun.objects.create(progress=40, progress_message="fitting k-means")
+    queued = SegmentationRun.objects.create(percent=40, stage="fit")
 
     html = admin_client.get(run_url(queued)).content.decode()
 
     assert '<progress max="100" value="40">' in html
-    assert "fitting k-means" in html
+    assert "Fitting the model" in html
     assert f'data-status-url="{run_url(queued, "status")}"' in html
     assert 'data-interval="1500"' in html
     assert "plot-elbow" not in html and "plotly.min.js" not in html
@@ -341,7 +341,7 @@ def test_run_now_accepts_only_post(admin_client, db):
 
 def test_the_status_endpoint_reports_progress_as_json(admin_client, db):
     running = SegmentationRun.objects.create(
-        status=SegmentationRun.Status.RUNNING, progress=55, progress_message="fitting"
+        status=SegmentationRun.Status.RUNNING, percent=55, stage="fit"
     )
 
     response = admin_client.get(run_url(running, "status"))
@@ -351,8 +351,9 @@ def test_the_status_endpoint_reports_progress_as_json(admin_client, db):
         "id": running.pk,
         "status": "running",
         "status_display": "Running",
-        "progress": 55,
-        "progress_message": "fitting",
+        "percent": 55,
+        "stage": "fit",
+        "stage_label": "Fitting the model",
         "error": "",
         "done": False,
     }
@@ -485,7 +486,7 @@ def test_a_shop_without_orders_gets_a_run_page_without_the_rfm_grid(admin_client
         Customer.objects.create(
             external_id=f"S{n}", attributes={"complains": n % 3, "money_spent": 10 + (n % 3) * 500 + n}
         )
-    run = segment_now(features_=["complains", "money_spent"], k=3)
+    run = segment_now(feature_names=["complains", "money_spent"], k=3)
     assert run.status == SegmentationRun.Status.SUCCEEDED, run.error
     assert not Order.objects.exists()
 

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from segments import bulk
+from segcampaign import bulk, jobs
 from segments.importing import ImportFileError, import_orders
 from segments.models import Customer, Order
 
@@ -183,7 +183,9 @@ def test_a_first_load_job_shows_its_progress_while_it_runs(tmp_path, small_chunk
 
     monkeypatch.setattr(bulk, "copy_rows", watching_copy)
 
-    report = import_job_run(job=job)
+    job = jobs.job_claim(ImportJob, pk=job.pk)
+    with jobs.job_running(job) as progress:
+        report = import_job_run(job=job, progress=progress)
 
     assert report.first_load and report.created == 12
     assert seen_meanwhile == [0, 4, 8]  # committed by the job's own connection, chunk after chunk

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from segments.models import Customer, ImportJob, Order
-from segments.tasks_import import import_job_task
+from segments.tasks import import_job_task
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +105,7 @@ def test_a_file_the_import_refuses_fails_the_job_with_the_reason(admin_client, d
 
 def test_a_running_job_page_refreshes_and_shows_progress(admin_client):
     job = ImportJob.objects.create(kind="orders", file="imports/x.csv", original_name="x.csv",
-                                   status=ImportJob.Status.RUNNING, rows_total=200, rows_processed=50)
+                                   status=ImportJob.Status.RUNNING, rows_total=200, rows_processed=50, percent=25)
 
     page = admin_client.get(reverse("segments_import_job", args=[job.id])).content.decode()
 

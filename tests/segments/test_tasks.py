@@ -4,6 +4,7 @@ import json
 import time
 
 import pytest
+from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from segcampaign.celery import app
@@ -72,19 +73,21 @@ def test_a_scheduled_segmentation_runs_on_a_real_worker(real_worker):
 def test_a_queued_run_is_executed_by_the_worker_after_commit(real_worker):
     make_shop()
 
-    run = services.segmentation_run_queue(k=3, triggered_by="admin")
+    run = tasks.segmentation_run_queue(k=3, triggered_by="admin")
 
     wait_for(lambda: SegmentationRun.objects.get(pk=run.pk).status in {"succeeded", "failed"})
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
-    assert run.progress == 100
+    assert run.percent == 100
 
 
 @pytest.mark.django_db
 def test_an_eager_task_that_finds_a_run_in_progress_records_why_it_did_not_start():
     make_shop()
     holder = services.segmentation_run_create()
-    SegmentationRun.objects.filter(pk=holder.pk).update(status="running")
+    SegmentationRun.objects.filter(pk=holder.pk).update(
+        status="running", started_at=timezone.now(), heartbeat_at=timezone.now()
+    )
     waiting = services.segmentation_run_create()
 
     outcome = tasks.segmentation_run_task.apply(kwargs={"run_id": waiting.pk}).get()

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from segments import services
+from segments import selectors
 from segments.models import SegmentationRun
 
 
@@ -22,9 +22,8 @@ class Command(BaseCommand):
                 raise CommandError(f"there is no segmentation run {options['run']}") from None
             if run.status != SegmentationRun.Status.SUCCEEDED:
                 raise CommandError(f"run {run.pk} did not succeed ({run.status}): nothing to export")
-        try:
-            frame = services.segments_export(run=run)
-        except services.SegmentationError as exc:
-            raise CommandError(str(exc)) from None
+        frame = selectors.segments_export(run=run)
+        if frame is None:
+            raise CommandError("no successful segmentation run yet: run `manage.py segment` first")
         frame.to_csv(options["output"], index=False)
         self.stdout.write(f"Wrote {len(frame):,} customers to {options['output']}")

@@ -55,14 +55,14 @@ class Command(BaseCommand):
             run = services.segmentation_run_create(
                 algorithm=options["algorithm"],
                 k=_k(options["k"]),
-                features_=options["features"],
+                feature_names=options["features"],
                 as_of=_date(options["as_of"]) if options["as_of"] else None,
                 incremental=options["incremental"],
                 triggered_by="command",
                 params=params,
             )
-            progress = None if options["json"] else self._progress
-            run = services.segmentation_run_execute(run_id=run.pk, progress=progress)
+            listener = None if options["json"] else self._progress
+            run = services.segmentation_run_execute(run_id=run.pk, listener=listener)
         except services.SegmentationError as exc:
             raise CommandError(str(exc)) from None
         if options["json"]:
@@ -72,8 +72,8 @@ class Command(BaseCommand):
         if run.status != run.Status.SUCCEEDED:
             raise CommandError(f"run {run.pk} failed: {run.error}")
 
-    def _progress(self, percent, message):
-        sys.stderr.write(f"  [{percent:3d}%] {message}\n")
+    def _progress(self, stage, percent):
+        sys.stderr.write(f"  [{percent:3d}%] {services.STAGES.get(stage, stage)}\n")
 
     def _print(self, run):
         w = self.stdout.write
@@ -97,7 +97,7 @@ class Command(BaseCommand):
             if p.get("description"):
                 w(f"      {p['description']}")
         w(f"Moved between segments since the last run: {run.moved:,}")
-        w("Timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in run.timings.items()))
+        w("Timings: " + ", ".join(f"{services.STAGES.get(k, k)} {v:.2f}s" for k, v in run.timings.items()))
 
 
 def run_summary(run) -> dict:

@@ -1,0 +1,22 @@
+"""The writes of the segments app: segmentation runs and what they maintain (order stats,
+segment rows, membership history), and marking customers changed. Entry points (the Celery
+tasks, the commands, admin) call these; reads go through segments.selectors."""
+
+from .customers import customers_mark_changed
+from .errors import USER_ERRORS, RunInProgress, SegmentationError
+from .membership import membership_write
+from .runs import DEFAULT_PARAMS, STAGES, segmentation_run_create, segmentation_run_execute
+from .stats import customer_stats_refresh
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "STAGES",
+    "USER_ERRORS",
+    "RunInProgress",
+    "SegmentationError",
+    "customer_stats_refresh",
+    "customers_mark_changed",
+    "membership_write",
+    "segmentation_run_create",
+    "segmentation_run_execute",
+]

@@ -1,0 +1,61 @@
+"""Membership: which segment each customer is in, written for movers only, history kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from django.db import connection
+
+from segcampaign.bulk import copy_rows
+from segments import clustering, frames
+from segments.models import Segment, SegmentationRun
+
+_IDS_PER_STATEMENT = 50_000
+
+
+def membership_write(*, run: SegmentationRun, assignment: pd.Series, partial: bool) -> tuple[int, dict]:
+    """Record the new segment of each customer in `assignment` (customer id -> segment id).
+
+    Only customers whose segment changed get rows: their current membership is ended by this
+    run and a new one starts. A full run (partial=False) also ends memberships of customers
+    that are no longer assigned. Returns (customers moved, transitions between segment keys).
+    """
+    ids = assignment.index.to_numpy(dtype=np.int64) if partial else None
+    current = frames.current_membership(customer_ids=ids)["segment_id"]
+    old = current.reindex(assignment.index)
+    changed = old.to_numpy(dtype="float64", na_value=np.nan) != assignment.to_numpy(dtype="float64")
+    movers = assignment[changed]
+    ending = movers.index[old[changed].notna().to_numpy()]
+    if not partial:
+        ending = ending.union(current.index.difference(assignment.index))
+
+    keys = dict(Segment.objects.values_list("pk", "key"))
+    old_keys = old.map(keys).to_numpy(dtype=object)
+    new_keys = assignment.map(keys).to_numpy(dtype=object)
+    transitions = clustering.transitions(old_keys, new_keys)
+
+    table = frames.MEMBERSHIP_TABLE
+    with connection.cursor() as cursor:
+        ending_ids = ending.to_numpy(dtype=np.int64)
+        for start in range(0, len(ending_ids), _IDS_PER_STATEMENT):
+            cursor.execute(
+                f"UPDATE {table} SET ended_run_id = %s WHERE ended_run_id IS NULL AND customer_id IN "
+                f"({frames.id_list(ending_ids[start:start + _IDS_PER_STATEMENT])})",
+                [run.pk],
+            )
+        rows = pd.DataFrame(
+            {"customer_id": movers.index.to_numpy(dtype=np.int64), "segment_id": movers.to_numpy(dtype=np.int64)}
+        )
+        rows["run_id"] = run.pk
+        copy_rows(cursor, table, ["customer_id", "segment_id", "run_id"], rows)
+    return int(len(movers)), transitions
+
+
+def current_segment_sizes() -> dict[int, int]:
+    """Customers per segment id in the current membership."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT segment_id, COUNT(*) FROM {frames.MEMBERSHIP_TABLE} WHERE ended_run_id IS NULL "
+            "GROUP BY segment_id"
+        )
+        return dict(cursor.fetchall())
