@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 from django.utils import timezone
 
-from segments.admin import LATEST_ORDERS_SHOWN
+from segments.admin.customers import LATEST_ORDERS_SHOWN
 from segments.models import ConsentSource, Customer, Order
 
 pytestmark = pytest.mark.django_db
