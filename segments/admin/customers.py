@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 
 from segments.models import ConsentSource, Customer, Order
 
-from .display import import_url, money
+from .display import money
 from .search import as_e164, search_terms
 
 LATEST_ORDERS_SHOWN = 50
@@ -238,9 +238,6 @@ class CustomerAdmin(admin.ModelAdmin):
             match |= Q(email__startswith=term.lower())
             queryset = queryset.filter(match)
         return queryset, False
-
-    def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(request, extra_context={"import_url": import_url(), **(extra_context or {})})
 
     def save_model(self, request, obj, form, change):
         # A consent given or withdrawn by hand is still a consent record: when, and by which channel.

@@ -37,14 +37,6 @@ def admin_url(name: str, *args) -> str | None:
         return None
 
 
-def import_url():
-    """The CSV import page, or None while the import app is not installed."""
-    try:
-        return reverse("segments_import")
-    except NoReverseMatch:
-        return None
-
-
 def key_value_table(rows):
     """A small two-column table from (label, value) pairs, escaped."""
     if not rows:

@@ -14,7 +14,6 @@ from django.utils.html import format_html
 
 from segments.models import Customer, Order
 
-from .display import import_url
 from .search import search_terms
 
 
@@ -109,9 +108,7 @@ class OrderAdmin(admin.ModelAdmin):
         return queryset, False
 
     def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(
-            request, extra_context={"import_url": import_url(), **(extra_context or {})}
-        )
+        response = super().changelist_view(request, extra_context)
         context = getattr(response, "context_data", None)
         if context and "cl" in context:
             context["order_dates"] = _date_drilldown(context["cl"])
