@@ -1,190 +1,22 @@
-"""The segmentation pages in admin, and the plotly figures they draw.
+"""The segmentation pages in admin (their figures are tested in test_plots.py).
 
-Figures are checked as plotly objects, without a database; pages are rendered for a logged-in
-superuser over real segmentation runs of a small shop (tests/segments/conftest.py).
+Pages are rendered for a logged-in superuser over real segmentation runs of a small shop
+(tests/segments/conftest.py).
 """
 
 import json
 import re
 
-import plotly.graph_objects as go
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils.html import escape
 
-from segments import plots
 from segments.models import Customer, Membership, Order, Segment, SegmentationRun
 
 from .conftest import make_shop
 
-CANDIDATES = [
-    {"k": 2, "inertia": 90.0, "silhouette": 0.51},
-    {"k": 3, "inertia": 30.0, "silhouette": 0.74},
-    {"k": 4, "inertia": 25.0, "silhouette": 0.55},
-    {"k": 5, "inertia": 21.0, "silhouette": None},
-]
-PROJECTION = {
-    "x": [0.1, 0.2, -1.0, -1.1, 2.0],
-    "y": [0.0, 0.1, 1.0, 1.2, -2.0],
-    "z": [0.3, 0.2, 0.1, 0.0, -0.1],
-    "segments": ["champions", "champions", "lost", "lost", "new"],
-    "explained_variance": [0.7, 0.2, 0.1],
-}
-NAMES = {"champions": "Champions", "lost": "Lost", "new": "New"}
 PLOT_DIVS = ("plot-elbow", "plot-projection-2d", "plot-projection-3d", "plot-sizes", "plot-rfm-heatmap", "plot-sankey")
-
-
-# --- Figures (no database) ----------------------------------------------------------------------
-
-
-def test_the_elbow_marks_the_chosen_k_on_the_inertia_curve():
-    figure = plots.elbow_figure(CANDIDATES, chosen_k=3)
-
-    inertia, silhouette, chosen = figure.data
-    assert list(inertia.x) == [2, 3, 4, 5] and list(inertia.y) == [90.0, 30.0, 25.0, 21.0]
-    assert list(silhouette.y) == [0.51, 0.74, 0.55, None]
-    assert chosen.name == "chosen K = 3"
-    assert list(chosen.x) == [3] and list(chosen.y) == [30.0]
-    assert silhouette.yaxis == "y2"
-
-
-def test_the_elbow_marks_nothing_when_k_was_asked_for_outside_the_candidates():
-    figure = plots.elbow_figure(CANDIDATES, chosen_k=7)
-
-    assert [trace.name for trace in figure.data] == ["inertia (elbow)", "silhouette"]
-
-
-def test_the_projection_draws_one_trace_per_segment_named_after_it():
-    flat = plots.projection_figure(PROJECTION, NAMES, dimensions=2)
-    solid = plots.projection_figure(PROJECTION, NAMES, dimensions=3)
-
-    assert [trace.name for trace in flat.data] == ["Champions", "Lost", "New"]
-    assert all(isinstance(trace, go.Scatter) for trace in flat.data)
-    assert list(flat.data[1].x) == [-1.0, -1.1] and list(flat.data[1].y) == [1.0, 1.2]
-    assert all(isinstance(trace, go.Scatter3d) for trace in solid.data)
-    assert list(solid.data[2].z) == [-0.1]
-    assert flat.layout.xaxis.title.text == "PC1 (70% of variance)"
-
-
-def test_a_segment_keeps_its_colour_across_figures():
-    transitions = {"(new)": {"champions": 2, "lost": 2, "new": 1}}
-    scatter = plots.projection_figure(PROJECTION, NAMES, dimensions=2)
-    sankey = plots.sankey_figure(transitions, NAMES)
-
-    scatter_colours = {trace.name: trace.marker.color for trace in scatter.data}
-    node_colours = dict(zip(sankey.data[0].node.label, sankey.data[0].node.color))
-    assert node_colours["Champions"] == scatter_colours["Champions"]
-    assert node_colours["Lost"] == scatter_colours["Lost"]
-    assert node_colours[plots.NEW_CUSTOMERS_LABEL] == plots.NEW_COLOUR
-
-
-def test_the_sankey_has_a_node_per_segment_on_each_side_and_a_link_per_move():
-    transitions = {
-        "champions": {"champions": 10, "lost": 2},
-        "lost": {"lost": 5, "new": 0},
-        "(new)": {"new": 3},
-    }
-    sankey = plots.sankey_figure(transitions, NAMES).data[0]
-
-    # Left: where customers were; right: where they are now. Empty flows draw no link.
-    assert list(sankey.node.label) == ["Champions", "Lost", plots.NEW_CUSTOMERS_LABEL, "Champions", "Lost", "New"]
-    links = {
-        (sankey.node.label[s], sankey.node.label[t] + " (now)"): v
-        for s, t, v in zip(sankey.link.source, sankey.link.target, sankey.link.value)
-    }
-    assert links == {
-        ("Champions", "Champions (now)"): 10,
-        ("Champions", "Lost (now)"): 2,
-        ("Lost", "Lost (now)"): 5,
-        (plots.NEW_CUSTOMERS_LABEL, "New (now)"): 3,
-    }
-
-
-def test_the_rfm_heatmap_puts_each_cell_at_its_recency_and_frequency_scores():
-    heatmap = {"r": [5, 1], "f": [4, 1], "customers": [12, 30], "mean_monetary": [980.5, 25.0]}
-    customers, spend = plots.rfm_heatmap_figure(heatmap).data
-
-    assert customers.z[4][3] == 12 and spend.z[4][3] == 980.5
-    assert customers.z[0][0] == 30 and spend.z[0][0] == 25.0
-    assert customers.z[2][2] is None
-    assert len(customers.z) == 5 and all(len(row) == 5 for row in customers.z)
-
-
-def test_segment_sizes_are_drawn_largest_first():
-    profiles = [
-        {"key": "lost", "name": "Lost", "size": 4, "share": 0.2},
-        {"key": "champions", "name": "Champions", "size": 16, "share": 0.8, "revenue_share": 0.95},
-    ]
-    bar = plots.sizes_figure(profiles).data[0]
-
-    assert list(bar.x) == ["Champions", "Lost"] and list(bar.y) == [16, 4]
-    assert "95% of revenue" in bar.hovertext[0]
-
-
-def test_a_run_without_orders_or_k_choice_gets_only_the_figures_its_data_supports():
-    figures = plots.run_figures(
-        k_candidates=[],
-        k=3,
-        profiles=[{"key": "champions", "name": "Champions", "size": 2}],
-        plot_data={"projection": {**PROJECTION, "z": []}, "names": NAMES},
-        transitions={"champions": {"champions": 0}},
-    )
-
-    assert set(figures) == {"sizes", "projection_2d"}
-
-
-def test_a_figure_fragment_leaves_loading_plotly_js_to_the_page():
-    html = plots.to_div(plots.elbow_figure(CANDIDATES, chosen_k=3), div_id="plot-elbow")
-
-    assert 'id="plot-elbow"' in html
-    assert "Plotly.newPlot" in html
-    assert "plotly.js v" not in html and "<script src=" not in html
-    assert len(html) < 50_000
-
-
-@pytest.mark.parametrize(
-    "profile",
-    [
-        {"label": 0, "size": 9, "mean": {"monetary": 120.0, "frequency": 3.0}, "median": {"monetary": 100.0}},
-        {"label": 0, "size": 9, "monetary": {"mean": 120.0, "median": 100.0}, "frequency": {"mean": 3.0}},
-        {"label": 0, "size": 9, "monetary_mean": 120.0, "monetary_median": 100.0, "frequency_mean": 3.0},
-    ],
-    ids=["by-statistic", "by-feature", "flat"],
-)
-def test_profile_statistics_read_the_same_whatever_the_layout(profile):
-    statistics, rows = plots.profile_statistics(profile)
-
-    assert statistics == ["mean", "median"]
-    assert dict(rows) == {"monetary": {"mean": 120.0, "median": 100.0}, "frequency": {"mean": 3.0}}
-
-
-def test_profile_statistics_keep_new_statistics_and_skip_lists_and_flags():
-    profile = {
-        "label": 1,
-        "mean": {"recency_days": 60.2, "monetary": 503.2},
-        "percentile": {"recency_days": 31.8, "monetary": 69.2},
-        "population_median": {"recency_days": 118.0, "monetary": 89.5},
-        "integer_columns": ["recency_days"],
-        "noise": False,
-        "description": "Bought 19 days ago on median.",
-    }
-
-    statistics, rows = plots.profile_statistics(profile)
-
-    assert statistics == ["mean", "percentile", "population_median"]
-    assert dict(rows)["monetary"] == {"mean": 503.2, "percentile": 69.2, "population_median": 89.5}
-    assert [feature for feature, _ in rows] == ["recency_days", "monetary"]
-
-
-def test_transition_rows_put_the_largest_flows_first_and_flag_stayers():
-    rows = plots.transition_rows({"lost": {"lost": 5, "new": 7}, "(new)": {"new": 1}}, NAMES)
-
-    assert [(r["from_name"], r["to_name"], r["customers"], r["stayed"]) for r in rows] == [
-        ("Lost", "New", 7, False),
-        ("Lost", "Lost", 5, True),
-        (plots.NEW_CUSTOMERS_LABEL, "New", 1, False),
-    ]
 
 
 # --- Pages ----------------------------------------------------------------------------------------
