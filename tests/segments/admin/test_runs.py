@@ -1,11 +1,4 @@
-"""The segmentation pages in admin (their figures are tested in test_plots.py).
-
-Pages are rendered for a logged-in superuser over real segmentation runs of a small shop
-(tests/segments/conftest.py).
-"""
-
-import json
-import re
+"""Segmentation run admin: the run page over real runs of a small shop, the run list, Run now, the status endpoint."""
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -14,38 +7,13 @@ from django.utils.html import escape
 
 from segments.models import Customer, Membership, Order, Segment, SegmentationRun
 
-from .conftest import make_shop
+from ..conftest import make_shop
+from .conftest import legend_of, run_url, segment_now
 
 PLOT_DIVS = ("plot-elbow", "plot-projection-2d", "plot-projection-3d", "plot-sizes", "plot-rfm-heatmap", "plot-sankey")
 
 
-# --- Pages ----------------------------------------------------------------------------------------
-
-
-def segment_now(**kwargs):
-    from segments import services
-
-    created = services.segmentation_run_create(**kwargs)
-    return services.segmentation_run_execute(run_id=created.pk)
-
-
-@pytest.fixture
-def admin_client(client, django_user_model):
-    user = django_user_model.objects.create_superuser("boss", "boss@example.com", "not-used")
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def segmented(db):
-    make_shop()
-    run = segment_now()
-    assert run.status == SegmentationRun.Status.SUCCEEDED, run.error
-    return run
-
-
-def run_url(run, view="change"):
-    return reverse(f"admin:segments_segmentationrun_{view}", args=[run.pk])
+# --- the run page ---------------------------------------------------------------------------------
 
 
 def test_the_run_page_draws_every_plot_and_names_the_chosen_k(admin_client, segmented):
@@ -68,13 +36,6 @@ def test_the_run_page_draws_every_plot_and_names_the_chosen_k(admin_client, segm
     assert 'id="transitions"' in html
     # Read-only: a run is a record.
     assert 'name="_save"' not in html
-
-
-def legend_of(html, div_id):
-    """Trace names of the figure drawn into `div_id` (Plotly.newPlot(id, [traces...], layout))."""
-    call = re.search(rf'Plotly\.newPlot\(\s*"{div_id}",\s*', html)
-    traces, _ = json.JSONDecoder().raw_decode(html, call.end())
-    return {trace["name"] for trace in traces}
 
 
 def test_the_run_page_draws_the_names_in_the_plot_legends(admin_client, segmented):
@@ -103,6 +64,24 @@ def test_a_failed_run_shows_its_error(admin_client, db):
 
     assert "the shop is empty" in html
     assert "<progress" not in html
+
+
+def test_a_shop_without_orders_gets_a_run_page_without_the_rfm_grid(admin_client, db):
+    for n in range(30):
+        Customer.objects.create(
+            external_id=f"S{n}", attributes={"complains": n % 3, "money_spent": 10 + (n % 3) * 500 + n}
+        )
+    run = segment_now(features_=["complains", "money_spent"], k=3)
+    assert run.status == SegmentationRun.Status.SUCCEEDED, run.error
+    assert not Order.objects.exists()
+
+    html = admin_client.get(run_url(run)).content.decode()
+
+    assert 'id="plot-projection-2d"' in html
+    assert "plot-rfm-heatmap" not in html
+
+
+# --- the run list, Run now and the status endpoint ----------------------------------------------
 
 
 def test_the_run_list_shows_runs_the_run_now_form_and_how_to_schedule(admin_client, segmented):
@@ -215,113 +194,3 @@ def test_staff_without_permission_to_start_runs_cannot_start_one(client, db, dja
     assert "run-now-form" not in listing
     assert response.status_code == 403
     assert not SegmentationRun.objects.exists()
-
-
-def test_the_segment_list_shows_each_segment_with_its_last_run(admin_client, segmented):
-    html = admin_client.get(reverse("admin:segments_segment_changelist")).content.decode()
-
-    for segment in Segment.objects.all():
-        assert escape(segment.name) in html and segment.key in html
-    assert f'<a href="{run_url(segmented)}">Run {segmented.pk}</a>' in html
-    assert reverse("admin:segments_segment_add") not in html
-
-
-def test_the_segment_page_lists_its_current_members_with_links(admin_client, segmented):
-    segment = Segment.objects.order_by("-size").first()
-    members = Customer.objects.filter(memberships__segment=segment, memberships__ended_run__isnull=True)
-
-    html = admin_client.get(reverse("admin:segments_segment_change", args=[segment.pk])).content.decode()
-
-    assert f"Customers in this segment now ({segment.size})" in html
-    for customer in members:
-        assert customer.external_id in html
-        assert reverse("admin:segments_customer_change", args=[customer.pk]) in html
-    assert escape(segment.profile["description"]) in html
-    assert 'name="name"' in html and 'name="description"' in html
-    assert 'name="key"' not in html
-
-
-def test_the_segment_page_pages_members_a_hundred_at_a_time(admin_client, db):
-    make_shop(groups={"vip": 130, "lapsed": 20})
-    run = segment_now(k=2)
-    assert run.status == SegmentationRun.Status.SUCCEEDED, run.error
-    segment = Segment.objects.get(size=130)
-    url = reverse("admin:segments_segment_change", args=[segment.pk])
-    customer_link = re.compile(r'href="/admin/segments/customer/\d+/change/"')
-
-    first = admin_client.get(url).content.decode()
-    second = admin_client.get(url, {"members_page": 2}).content.decode()
-
-    assert len(customer_link.findall(first)) == 100
-    assert "customers 1–100 of 130" in first and "?members_page=2" in first
-    assert len(customer_link.findall(second)) == 30
-    assert set(customer_link.findall(first)).isdisjoint(customer_link.findall(second))
-
-
-def test_renaming_a_segment_locks_its_name_through_later_runs(admin_client, segmented):
-    segment = Segment.objects.order_by("-size").first()
-    url = reverse("admin:segments_segment_change", args=[segment.pk])
-
-    response = admin_client.post(url, {"name": "Our best friends", "description": "Send them the VIP email."})
-
-    assert response.status_code == 302
-    segment.refresh_from_db()
-    assert (segment.name, segment.name_locked) == ("Our best friends", True)
-    later = segment_now()
-    assert later.status == SegmentationRun.Status.SUCCEEDED, later.error
-    segment.refresh_from_db()
-    assert segment.last_run == later
-    assert segment.name == "Our best friends"
-    assert "Our best friends" in admin_client.get(run_url(later)).content.decode()
-
-
-def test_an_earlier_run_page_shows_a_segment_under_its_new_name(admin_client, segmented):
-    segment = Segment.objects.order_by("-size").first()
-    old_name = segment.name
-    segment.name = "Our best friends"
-    segment.save()
-
-    html = admin_client.get(run_url(segmented)).content.decode()
-
-    assert f'">Our best friends</a>' in html
-    assert legend_of(html, "plot-projection-2d") == (set(segmented.plot_data["names"].values()) - {old_name}) | {
-        "Our best friends"
-    }
-
-
-def test_saving_a_segment_without_renaming_it_leaves_the_name_unlocked(admin_client, segmented):
-    segment = Segment.objects.order_by("-size").first()
-
-    admin_client.post(
-        reverse("admin:segments_segment_change", args=[segment.pk]),
-        {"name": segment.name, "description": "Only a note."},
-    )
-
-    segment.refresh_from_db()
-    assert (segment.description, segment.name_locked) == ("Only a note.", False)
-
-
-def test_segments_and_runs_cannot_be_added_or_deleted_by_hand(admin_client, segmented):
-    segment = Segment.objects.first()
-
-    assert admin_client.get(reverse("admin:segments_segment_add")).status_code == 403
-    assert admin_client.get(reverse("admin:segments_segment_delete", args=[segment.pk])).status_code == 403
-    assert admin_client.get(reverse("admin:segments_segmentationrun_add")).status_code == 403
-    assert admin_client.get(run_url(segmented, "delete")).status_code == 403
-    assert admin_client.post(run_url(segmented), {"algorithm": "gmm"}).status_code == 403
-    assert Segment.objects.filter(pk=segment.pk).exists()
-
-
-def test_a_shop_without_orders_gets_a_run_page_without_the_rfm_grid(admin_client, db):
-    for n in range(30):
-        Customer.objects.create(
-            external_id=f"S{n}", attributes={"complains": n % 3, "money_spent": 10 + (n % 3) * 500 + n}
-        )
-    run = segment_now(features_=["complains", "money_spent"], k=3)
-    assert run.status == SegmentationRun.Status.SUCCEEDED, run.error
-    assert not Order.objects.exists()
-
-    html = admin_client.get(run_url(run)).content.decode()
-
-    assert 'id="plot-projection-2d"' in html
-    assert "plot-rfm-heatmap" not in html

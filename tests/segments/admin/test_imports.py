@@ -1,4 +1,4 @@
-"""The admin upload page and job page, with Celery eager (no broker) as in the embedded setup."""
+"""Import admin: the upload page, a job's page (Celery eager, no broker, as in the embedded setup), past imports."""
 
 from pathlib import Path
 
@@ -11,7 +11,10 @@ from segments.tasks_import import import_job_task
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).parent / "fixtures"
+CUSTOMERS_URL = reverse("admin:segments_customer_changelist")
+ORDERS_URL = reverse("admin:segments_order_changelist")
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 @pytest.fixture(autouse=True)
@@ -155,3 +158,9 @@ def test_past_imports_are_listed_in_admin_and_open_their_job_page(admin_client, 
     assert listing.status_code == 200
     assert reverse("admin:segments_import_job", args=[job.pk]) in listing.content.decode()
     assert opened.status_code == 302 and opened["Location"] == reverse("admin:segments_import_job", args=[job.pk])
+
+
+def test_both_lists_link_to_the_csv_import(admin_client, shop):
+    for url in (CUSTOMERS_URL, ORDERS_URL):
+        response = admin_client.get(url)
+        assert '<a href="/admin/segments/import/" class="addlink">Import CSV</a>' in response.text
