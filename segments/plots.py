@@ -314,48 +314,32 @@ def run_figures(
 
 # Keys of a profile that describe the segment itself rather than a feature.
 PROFILE_META_KEYS = frozenset({"label", "key", "name", "segment_id", "size", "share", "revenue_share", "description"})
-STATISTICS = ("mean", "median", "std", "min", "max", "p25", "p75", "q25", "q75")
+# The statistics a table shows first, in this order; any other follows in the profile's order.
+LEADING_STATISTICS = ("mean", "median")
 # How the statistics a profile may hold read in a table header.
 STATISTIC_LABELS = {
     "percentile": "percentile among all customers",
     "population_median": "median of all customers",
-    "std": "standard deviation",
 }
 
 
 def profile_statistics(profile: Mapping) -> tuple[list[str], list[tuple[str, dict[str, object]]]]:
     """A profile's per-feature statistics as (statistic names, [(feature, {statistic: value})]).
 
-    Profiles are written by the clustering module, whose layout may grow: statistics may be
-    nested either way ({"mean": {feature: v}} or {feature: {"mean": v}}) or flat
-    ("monetary_mean"), and new statistics appear as new keys. All read the same, so the pages
-    never hard-code feature or statistic names. Lists and flags (e.g. "integer_columns",
-    "noise") are not statistics and are left out.
+    clustering.profile() writes each statistic as a mapping from feature to value
+    ({"mean": {"monetary": 120.0}, "percentile": {...}}). A statistic it adds later reads the
+    same, so the pages never hard-code feature or statistic names. Lists and flags (e.g.
+    "integer_columns", "noise") are not statistics and are left out.
     """
     table: dict[str, dict[str, object]] = {}
-
-    def put(feature: str, statistic: str, value: object) -> None:
-        table.setdefault(feature, {})[statistic] = value
-
-    for key, value in profile.items():
-        if key in PROFILE_META_KEYS:
+    for statistic, values in profile.items():
+        if statistic in PROFILE_META_KEYS or not isinstance(values, Mapping):
             continue
-        if isinstance(value, Mapping):
-            numbers = {inner: v for inner, v in value.items() if _is_number(v) or v is None}
-            if numbers and set(numbers) <= set(STATISTICS):
-                for statistic, number in numbers.items():  # {feature: {statistic: v}}
-                    put(key, statistic, number)
-            else:
-                for feature, number in numbers.items():  # {statistic: {feature: v}}
-                    put(feature, key, number)
-        elif _is_number(value):
-            feature, _, statistic = key.rpartition("_")
-            if feature and statistic in STATISTICS:
-                put(feature, statistic, value)
-            else:
-                put(key, "value", value)
+        for feature, value in values.items():
+            if value is None or _is_number(value):
+                table.setdefault(feature, {})[statistic] = value
     seen = list(dict.fromkeys(statistic for stats in table.values() for statistic in stats))
-    order = [s for s in STATISTICS if s in seen] + [s for s in seen if s not in STATISTICS]
+    order = [s for s in LEADING_STATISTICS if s in seen] + [s for s in seen if s not in LEADING_STATISTICS]
     return order, list(table.items())
 
 

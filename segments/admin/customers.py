@@ -1,69 +1,29 @@
-"""Admin for customers and orders, written for marketers and for shops with a million customers.
+"""Customer admin, written for marketers and for shops with a million customers.
 
-Every list is one query for its page (no query per row) and searches only with lookups that an
+The list is one query for its page (no query per row) and searches only with lookups that an
 index can serve where one exists: exact ids, exact or prefix emails, phone numbers normalised to
-E.164 and compared exactly. Segmentation admin lives in admin_segments.py, imported at the end.
+E.164 and compared exactly. A customer's page shows their totals and latest orders.
 """
 
-import datetime
 import json
 
-import phonenumbers
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.core.cache import cache
 from django.db.models import Count, DecimalField, Exists, IntegerField, Max, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
-from django.shortcuts import redirect
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.text import smart_split, unescape_string_literal
 
-from . import services
-from .models import ConsentSource, Customer, ImportJob, Order
+from segments.models import ConsentSource, Customer, Order
+
+from .display import money
+from .search import as_e164, search_terms
 
 LATEST_ORDERS_SHOWN = 50
 _COUNTRY_CHOICES_SECONDS = 600
-_MIN_PHONE_DIGITS = 6
-
-
-def _import_url():
-    """The CSV import page, or None while the import app is not installed."""
-    try:
-        return reverse("segments_import")
-    except NoReverseMatch:
-        return None
-
-
-def _search_terms(search_term):
-    for bit in smart_split(search_term):
-        if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
-            bit = unescape_string_literal(bit)
-        if bit:
-            yield bit
-
-
-def _as_e164(term):
-    """The term as an E.164 phone number, or None when it does not look like one."""
-    if sum(ch.isdigit() for ch in term) < _MIN_PHONE_DIGITS or any(ch.isalpha() for ch in term):
-        return None
-    try:
-        number = phonenumbers.parse(term, settings.PHONE_DEFAULT_REGION)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _money(value):
-    return "-" if value is None else f"{value:,.2f}"
-
-
-# --- customers -------------------------------------------------------------------------
 
 
 class CountryFilter(admin.SimpleListFilter):
@@ -268,19 +228,16 @@ class CustomerAdmin(admin.ModelAdmin):
         external_id index, and email/phone indexes where the database has them, answer without
         scanning the table; only the name prefixes need a scan.
         """
-        phone = _as_e164(search_term)
+        phone = as_e164(search_term)
         if phone:
             # Phone numbers are typed with spaces ("07911 123456"): match the whole input, not its words.
             return queryset.filter(Q(phone=phone) | Q(external_id=search_term.strip())), False
-        for term in _search_terms(search_term):
+        for term in search_terms(search_term):
             match = Q(external_id=term) | Q(external_id=term.upper()) | Q(first_name__istartswith=term)
             match |= Q(last_name__istartswith=term)
             match |= Q(email__startswith=term.lower())
             queryset = queryset.filter(match)
         return queryset, False
-
-    def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(request, extra_context={"import_url": _import_url(), **(extra_context or {})})
 
     def save_model(self, request, obj, form, change):
         # A consent given or withdrawn by hand is still a consent record: when, and by which channel.
@@ -305,7 +262,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description="net spend")
     def total_spend(self, customer):
-        return _money(customer.total_spend)
+        return money(customer.total_spend)
 
     @admin.display(description="last order")
     def last_order_at(self, customer):
@@ -337,14 +294,14 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description="net spend")
     def totals_net_spend(self, customer):
-        return _money(self._totals(customer)["net"]) if customer.pk else "-"
+        return money(self._totals(customer)["net"]) if customer.pk else "-"
 
     @admin.display(description="average order value")
     def totals_average_order_value(self, customer):
         if not customer.pk:
             return "-"
         totals = self._totals(customer)
-        return _money(totals["gross"] / totals["orders"]) if totals["orders"] else "-"
+        return money(totals["gross"] / totals["orders"]) if totals["orders"] else "-"
 
     @admin.display(description="first order")
     def totals_first_order(self, customer):
@@ -374,154 +331,3 @@ class CustomerAdmin(admin.ModelAdmin):
              for key, value in sorted(customer.attributes.items())),
         )
         return format_html("<table>{}</table>", rows)
-
-
-# --- orders ----------------------------------------------------------------------------
-
-
-class HasCouponFilter(admin.SimpleListFilter):
-    title = "coupon"
-    parameter_name = "has_coupon"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "With a coupon"), ("no", "Without a coupon")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.exclude(coupon_code="")
-        if self.value() == "no":
-            return queryset.filter(coupon_code="")
-        return queryset
-
-
-def _date_drilldown(cl):
-    """The date_hierarchy links, from the first and last order date only.
-
-    Django's own drill-down runs SELECT DISTINCT date_trunc(...) over every matching order
-    (4 s on ten million); MIN and MAX are two index reads. The price: a month or day without
-    orders inside the range is still offered, and shows an empty list.
-    """
-    field = cl.date_hierarchy
-    year, month, day = (cl.params.get(f"{field}__{part}") for part in ("year", "month", "day"))
-
-    def link(filters):
-        return cl.get_query_string(filters, [f"{field}__"])
-
-    if year and month and day:
-        chosen = datetime.date(int(year), int(month), int(day))
-        return {
-            "show": True,
-            "back": {"link": link({f"{field}__year": year, f"{field}__month": month}), "title": f"{chosen:%B %Y}"},
-            "choices": [{"title": f"{chosen:%B} {chosen.day}"}],
-        }
-    span = cl.queryset.order_by().aggregate(first=Min(field), last=Max(field))
-    if span["first"] is None:
-        return {"show": False}
-    first, last = timezone.localtime(span["first"]).date(), timezone.localtime(span["last"]).date()
-    if year and month:
-        days = (first + datetime.timedelta(days=n) for n in range((last - first).days + 1))
-        choices = [
-            {"link": link({f"{field}__year": year, f"{field}__month": month, f"{field}__day": d.day}),
-             "title": f"{d:%B} {d.day}"}
-            for d in days
-        ]
-        return {"show": True, "back": {"link": link({f"{field}__year": year}), "title": year}, "choices": choices}
-    if year:
-        choices = [
-            {"link": link({f"{field}__year": year, f"{field}__month": m}),
-             "title": datetime.date(int(year), m, 1).strftime("%B %Y")}
-            for m in range(first.month, last.month + 1)
-        ]
-        return {"show": True, "back": {"link": link({}), "title": "All dates"}, "choices": choices}
-    choices = [{"link": link({f"{field}__year": str(y)}), "title": str(y)} for y in range(first.year, last.year + 1)]
-    return {"show": True, "back": None, "choices": choices}
-
-
-@admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "customer_link", "ordered_at", "amount", "quantity", "is_return", "coupon_code"]
-    list_select_related = ["customer"]
-    date_hierarchy = "ordered_at"
-    list_filter = ["is_return", HasCouponFilter, ("ordered_at", admin.DateFieldListFilter)]
-    search_fields = ["external_id", "customer__external_id"]
-    search_help_text = "Order number or customer id (exact)."
-    raw_id_fields = ["customer"]
-    list_per_page = 50
-    show_full_result_count = False
-    readonly_fields = ["created_at", "updated_at"]
-    fieldsets = [
-        (None, {"fields": ["external_id", "customer", "ordered_at"]}),
-        ("Order", {"fields": [("amount", "quantity"), "is_return", "coupon_code"]}),
-        ("Attributes", {"classes": ["collapse"], "fields": ["attributes"]}),
-        ("Record", {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
-    ]
-
-    def get_search_results(self, request, queryset, search_term):
-        """Exact ids only: both are unique columns, so a search is an index lookup, never a scan."""
-        for term in _search_terms(search_term):
-            ids = {term, term.upper()}
-            # Customers first, as ids: an OR across the join would make PostgreSQL scan every order.
-            customers = list(Customer.objects.filter(external_id__in=ids).values_list("pk", flat=True))
-            queryset = queryset.filter(Q(external_id__in=ids) | Q(customer_id__in=customers))
-        return queryset, False
-
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(
-            request, extra_context={"import_url": _import_url(), **(extra_context or {})}
-        )
-        context = getattr(response, "context_data", None)
-        if context and "cl" in context:
-            context["order_dates"] = _date_drilldown(context["cl"])
-        return response
-
-    # An order changed in admin changes its customer's stats (and those of the customer it was
-    # moved away from): the next segmentation run looks at them again.
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        moved_from = form.initial.get("customer") if change and "customer" in form.changed_data else None
-        services.customers_mark_changed(customer_ids=[obj.customer_id, moved_from])
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        services.customers_mark_changed(customer_ids=[obj.customer_id])
-
-    def delete_queryset(self, request, queryset):
-        customer_ids = list(queryset.order_by().values_list("customer_id", flat=True).distinct())
-        super().delete_queryset(request, queryset)
-        services.customers_mark_changed(customer_ids=customer_ids)
-
-    @admin.display(description="customer", ordering="customer__external_id")
-    def customer_link(self, order):
-        customer = order.customer
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:segments_customer_change", args=[customer.pk]), str(customer)
-        )
-
-
-@admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
-    """CSV uploads are records: listed here, each opening its job page with the report."""
-
-    list_display = ["id", "kind", "file_link", "status", "rows_processed", "created_by", "created_at"]
-    list_filter = ["kind", "status", "created_at"]
-    list_display_links = None
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        return redirect("segments_import_job", job_id=object_id)
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {"title": "CSV imports (open one from Customers → Import CSV)", **(extra_context or {})}
-        return super().changelist_view(request, extra_context)
-
-    @admin.display(description="file", ordering="original_name")
-    def file_link(self, job):
-        return format_html('<a href="{}">{}</a>', reverse("segments_import_job", args=[job.pk]), job.original_name)
-
-
-from . import admin_segments  # noqa: E402,F401  (segmentation runs and segments)

@@ -1,4 +1,4 @@
-"""The admin upload page and job page, with Celery eager (no broker) as in the embedded setup."""
+"""Import admin: the upload page, a job's page (Celery eager, no broker, as in the embedded setup), past imports."""
 
 from pathlib import Path
 
@@ -11,7 +11,10 @@ from segments.tasks import import_job_task
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).parent / "fixtures"
+CUSTOMERS_URL = reverse("admin:segments_customer_changelist")
+ORDERS_URL = reverse("admin:segments_order_changelist")
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 @pytest.fixture(autouse=True)
@@ -27,11 +30,11 @@ def upload(name, content=None):
 
 def post(client, captured, **data):
     with captured(execute=True):
-        return client.post(reverse("segments_import"), data)
+        return client.post(reverse("admin:segments_import"), data)
 
 
 def test_the_upload_page_explains_the_options_and_shows_example_files(admin_client):
-    response = admin_client.get(reverse("segments_import"))
+    response = admin_client.get(reverse("admin:segments_import"))
 
     assert response.status_code == 200
     page = response.content.decode()
@@ -46,7 +49,7 @@ def test_uploading_a_customers_file_imports_it_and_shows_the_report(admin_client
 
     job = ImportJob.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("segments_import_job", kwargs={"job_id": job.id})
+    assert response["Location"] == reverse("admin:segments_import_job", kwargs={"job_id": job.id})
     assert job.status == ImportJob.Status.SUCCEEDED
     assert (job.rows_total, job.rows_processed) == (8, 8)
     assert job.report["created"] == 2 and job.report["rejected"] == 6
@@ -80,12 +83,13 @@ def test_a_dry_run_upload_reports_without_saving(admin_client, django_capture_on
     job = ImportJob.objects.get()
     assert job.report["created"] == 3 and job.report["dry_run"] is True
     assert not Order.objects.exists()
-    assert "check only (dry run)" in admin_client.get(reverse("segments_import_job", args=[job.id])).content.decode()
+    page = admin_client.get(reverse("admin:segments_import_job", args=[job.id])).content.decode()
+    assert "check only (dry run)" in page
 
 
 def test_a_mapping_with_an_unknown_field_is_shown_on_the_form(admin_client):
     response = admin_client.post(
-        reverse("segments_import"), {"file": upload("orders.csv"), "kind": "orders", "mapping": "total=Amount"}
+        reverse("admin:segments_import"), {"file": upload("orders.csv"), "kind": "orders", "mapping": "total=Amount"}
     )
 
     assert response.status_code == 200
@@ -99,7 +103,7 @@ def test_a_file_the_import_refuses_fails_the_job_with_the_reason(admin_client, d
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.FAILED
     assert "no column for external_id" in job.error
-    page = admin_client.get(reverse("segments_import_job", args=[job.id])).content.decode()
+    page = admin_client.get(reverse("admin:segments_import_job", args=[job.id])).content.decode()
     assert "no column for external_id" in page
 
 
@@ -107,7 +111,7 @@ def test_a_running_job_page_refreshes_and_shows_progress(admin_client):
     job = ImportJob.objects.create(kind="orders", file="imports/x.csv", original_name="x.csv",
                                    status=ImportJob.Status.RUNNING, rows_total=200, rows_processed=50, percent=25)
 
-    page = admin_client.get(reverse("segments_import_job", args=[job.id])).content.decode()
+    page = admin_client.get(reverse("admin:segments_import_job", args=[job.id])).content.decode()
 
     assert '<meta http-equiv="refresh" content="2">' in page
     assert '<progress class="import-progress" max="100" value="25">' in page
@@ -122,8 +126,13 @@ def test_a_job_runs_once_even_if_its_message_is_delivered_twice(admin_client, dj
     assert ImportJob.objects.get().report["created"] == 4
 
 
+def test_the_pages_keep_their_addresses_in_admin():
+    assert reverse("admin:segments_import") == "/admin/segments/import/"
+    assert reverse("admin:segments_import_job", args=[7]) == "/admin/segments/import/jobs/7/"
+
+
 def test_the_pages_are_for_staff_only(client):
-    response = client.get(reverse("segments_import"))
+    response = client.get(reverse("admin:segments_import"))
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
@@ -133,7 +142,7 @@ def test_staff_without_permission_to_add_orders_cannot_import_them(client, djang
     user = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
     client.force_login(user)
 
-    response = client.post(reverse("segments_import"), {"file": upload("orders.csv"), "kind": "orders"})
+    response = client.post(reverse("admin:segments_import"), {"file": upload("orders.csv"), "kind": "orders"})
 
     assert response.status_code == 403
     assert not ImportJob.objects.exists()
@@ -147,5 +156,11 @@ def test_past_imports_are_listed_in_admin_and_open_their_job_page(admin_client, 
     opened = admin_client.get(reverse("admin:segments_importjob_change", args=[job.pk]))
 
     assert listing.status_code == 200
-    assert reverse("segments_import_job", args=[job.pk]) in listing.content.decode()
-    assert opened.status_code == 302 and opened["Location"] == reverse("segments_import_job", args=[job.pk])
+    assert reverse("admin:segments_import_job", args=[job.pk]) in listing.content.decode()
+    assert opened.status_code == 302 and opened["Location"] == reverse("admin:segments_import_job", args=[job.pk])
+
+
+def test_both_lists_link_to_the_csv_import(admin_client, shop):
+    for url in (CUSTOMERS_URL, ORDERS_URL):
+        response = admin_client.get(url)
+        assert '<a href="/admin/segments/import/" class="addlink">Import CSV</a>' in response.text

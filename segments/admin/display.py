@@ -1,0 +1,45 @@
+"""How the admin pages write numbers, money and links: one way for every page."""
+
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+
+
+def number(value, digits: int = 2) -> str:
+    """A count, a measure or a flag as a shop owner reads it; an en dash when there is none."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        # "19 days", not "19.00 days": medians of counts and days are usually whole.
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.{digits}f}"
+    return str(value)
+
+
+def percent(value) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def money(value) -> str:
+    """An amount with two decimals; a hyphen when there is none (a customer who never ordered)."""
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def admin_url(name: str, *args) -> str | None:
+    """The admin page `name` ("segments_segment_change"), or None while its model is not registered."""
+    try:
+        return reverse(f"admin:{name}", args=args)
+    except NoReverseMatch:
+        return None
+
+
+def key_value_table(rows):
+    """A small two-column table from (label, value) pairs, escaped."""
+    if not rows:
+        return "–"
+    body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
+    return format_html('<table class="segcampaign-kv">{}</table>', body)

@@ -1,0 +1,135 @@
+"""Order admin: a list of ten million orders that stays fast, and edits that keep customers current.
+
+Searches are exact id lookups (index reads); the date drill-down is computed from the first and
+last order date instead of Django's DISTINCT over every order.
+"""
+
+import datetime
+
+from django.contrib import admin
+from django.db.models import Max, Min, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from segments import services
+from segments.models import Customer, Order
+
+from .search import search_terms
+
+
+class HasCouponFilter(admin.SimpleListFilter):
+    title = "coupon"
+    parameter_name = "has_coupon"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "With a coupon"), ("no", "Without a coupon")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(coupon_code="")
+        if self.value() == "no":
+            return queryset.filter(coupon_code="")
+        return queryset
+
+
+def _date_drilldown(cl):
+    """The date_hierarchy links, from the first and last order date only.
+
+    Django's own drill-down runs SELECT DISTINCT date_trunc(...) over every matching order
+    (4 s on ten million); MIN and MAX are two index reads. The price: a month or day without
+    orders inside the range is still offered, and shows an empty list.
+    """
+    field = cl.date_hierarchy
+    year, month, day = (cl.params.get(f"{field}__{part}") for part in ("year", "month", "day"))
+
+    def link(filters):
+        return cl.get_query_string(filters, [f"{field}__"])
+
+    if year and month and day:
+        chosen = datetime.date(int(year), int(month), int(day))
+        return {
+            "show": True,
+            "back": {"link": link({f"{field}__year": year, f"{field}__month": month}), "title": f"{chosen:%B %Y}"},
+            "choices": [{"title": f"{chosen:%B} {chosen.day}"}],
+        }
+    span = cl.queryset.order_by().aggregate(first=Min(field), last=Max(field))
+    if span["first"] is None:
+        return {"show": False}
+    first, last = timezone.localtime(span["first"]).date(), timezone.localtime(span["last"]).date()
+    if year and month:
+        days = (first + datetime.timedelta(days=n) for n in range((last - first).days + 1))
+        choices = [
+            {"link": link({f"{field}__year": year, f"{field}__month": month, f"{field}__day": d.day}),
+             "title": f"{d:%B} {d.day}"}
+            for d in days
+        ]
+        return {"show": True, "back": {"link": link({f"{field}__year": year}), "title": year}, "choices": choices}
+    if year:
+        choices = [
+            {"link": link({f"{field}__year": year, f"{field}__month": m}),
+             "title": datetime.date(int(year), m, 1).strftime("%B %Y")}
+            for m in range(first.month, last.month + 1)
+        ]
+        return {"show": True, "back": {"link": link({}), "title": "All dates"}, "choices": choices}
+    choices = [{"link": link({f"{field}__year": str(y)}), "title": str(y)} for y in range(first.year, last.year + 1)]
+    return {"show": True, "back": None, "choices": choices}
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "customer_link", "ordered_at", "amount", "quantity", "is_return", "coupon_code"]
+    list_select_related = ["customer"]
+    date_hierarchy = "ordered_at"
+    list_filter = ["is_return", HasCouponFilter, ("ordered_at", admin.DateFieldListFilter)]
+    search_fields = ["external_id", "customer__external_id"]
+    search_help_text = "Order number or customer id (exact)."
+    raw_id_fields = ["customer"]
+    list_per_page = 50
+    show_full_result_count = False
+    readonly_fields = ["created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["external_id", "customer", "ordered_at"]}),
+        ("Order", {"fields": [("amount", "quantity"), "is_return", "coupon_code"]}),
+        ("Attributes", {"classes": ["collapse"], "fields": ["attributes"]}),
+        ("Record", {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Exact ids only: both are unique columns, so a search is an index lookup, never a scan."""
+        for term in search_terms(search_term):
+            ids = {term, term.upper()}
+            # Customers first, as ids: an OR across the join would make PostgreSQL scan every order.
+            customers = list(Customer.objects.filter(external_id__in=ids).values_list("pk", flat=True))
+            queryset = queryset.filter(Q(external_id__in=ids) | Q(customer_id__in=customers))
+        return queryset, False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if context and "cl" in context:
+            context["order_dates"] = _date_drilldown(context["cl"])
+        return response
+
+    # An order changed in admin changes its customer's stats (and those of the customer it was
+    # moved away from): the next segmentation run looks at them again.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        moved_from = form.initial.get("customer") if change and "customer" in form.changed_data else None
+        services.customers_mark_changed(customer_ids=[obj.customer_id, moved_from])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        services.customers_mark_changed(customer_ids=[obj.customer_id])
+
+    def delete_queryset(self, request, queryset):
+        customer_ids = list(queryset.order_by().values_list("customer_id", flat=True).distinct())
+        super().delete_queryset(request, queryset)
+        services.customers_mark_changed(customer_ids=customer_ids)
+
+    @admin.display(description="customer", ordering="customer__external_id")
+    def customer_link(self, order):
+        customer = order.customer
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:segments_customer_change", args=[customer.pk]), str(customer)
+        )

@@ -1,0 +1,295 @@
+"""Segmentation run admin: the list of runs, starting one, and its status while it works.
+
+A run is a record: never added, edited or deleted by hand. The run list has a "Run
+segmentation now" form (it needs the "add" permission); the run page (run_page.py) polls a
+small status endpoint while the run is queued or running.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from segments import features, services, tasks
+from segments.models import Algorithm, SegmentationRun
+
+from . import run_page
+from .display import admin_url, key_value_table, number
+
+logger = logging.getLogger(__name__)
+
+SCHEDULED_TASK = "segments.tasks.scheduled_segmentation_task"
+SCHEDULED_TASK_EXAMPLE_KWARGS = '{"algorithm": "kmeans"}'
+
+
+def _duration(run: SegmentationRun) -> float | None:
+    if run.timings.get("total") is not None:
+        return run.timings["total"]
+    if run.started_at and run.finished_at:
+        return (run.finished_at - run.started_at).total_seconds()
+    return None
+
+
+# --- Run now ------------------------------------------------------------------------------------
+
+_ATTRIBUTE_SPLIT = re.compile(r"[\s,]+")
+
+
+class RunNowForm(forms.Form):
+    algorithm = forms.ChoiceField(
+        choices=Algorithm.choices,
+        initial=Algorithm.KMEANS,
+        help_text="k-means suits most shops; classic RFM needs no machine learning.",
+    )
+    k = forms.CharField(
+        label="Number of segments",
+        initial="auto",
+        max_length=6,
+        help_text="'auto' lets the elbow and silhouette decide, or a number of at least 2.",
+    )
+    features = forms.MultipleChoiceField(
+        choices=[(name, name) for name in (*features.DERIVED_FEATURES, *features.ENGAGEMENT_FEATURES)],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: recency, frequency and monetary (the RFM default).",
+    )
+    attributes = forms.CharField(
+        label="Customer attributes",
+        required=False,
+        help_text="Extra numeric columns from imported files, e.g. 'complains money_spent'.",
+    )
+    incremental = forms.BooleanField(
+        required=False,
+        help_text="Only re-place customers that changed since the last run, with its model (fast). "
+        "A full run refits everything.",
+    )
+
+    def clean_k(self) -> int | None:
+        value = self.cleaned_data["k"].strip().lower()
+        if value in {"", "auto"}:
+            return None
+        if not value.isdigit() or int(value) < 2:
+            raise forms.ValidationError("Enter 'auto' or a whole number of at least 2.")
+        return int(value)
+
+    def clean_attributes(self) -> list[str]:
+        return [name for name in _ATTRIBUTE_SPLIT.split(self.cleaned_data["attributes"]) if name]
+
+    def feature_names(self) -> list[str]:
+        return list(dict.fromkeys([*self.cleaned_data["features"], *self.cleaned_data["attributes"]]))
+
+
+# --- Runs -----------------------------------------------------------------------------------------
+
+
+@admin.register(SegmentationRun)
+class SegmentationRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "status_badge",
+        "algorithm_code",
+        "k",
+        "customers",
+        "moved_display",
+        "silhouette",
+        "started_at",
+        "duration",
+    )
+    list_display_links = ("id", "status_badge")
+    list_filter = ("status", "algorithm", "incremental", "triggered_by")
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    fieldsets = (
+        (
+            "Status",
+            {
+                "fields": (
+                    "status_badge",
+                    "error",
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                )
+            },
+        ),
+        (
+            "Parameters",
+            {
+                "fields": (
+                    "algorithm",
+                    "k_requested",
+                    "features",
+                    "as_of",
+                    "incremental",
+                    "base_run",
+                    "triggered_by",
+                    "parameters",
+                ),
+                "description": "What this run was asked to do. Empty features mean the default set.",
+            },
+        ),
+        (
+            "Result",
+            {"fields": ("k", "k_reason", "n_customers", "moved")},
+        ),
+    )
+    readonly_fields = ("status_badge", "parameters")
+
+    # -- list columns
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, run: SegmentationRun):
+        return run_page.status_badge(run)
+
+    @admin.display(description="algorithm", ordering="algorithm")
+    def algorithm_code(self, run: SegmentationRun) -> str:
+        # The short code ("kmeans"): the long labels would squeeze the list; the filter has them.
+        return run.algorithm + (" (incremental)" if run.incremental else "")
+
+    @admin.display(description="customers", ordering="n_customers")
+    def customers(self, run: SegmentationRun) -> str:
+        return number(run.n_customers)
+
+    @admin.display(description="moved", ordering="moved")
+    def moved_display(self, run: SegmentationRun) -> str:
+        return number(run.moved)
+
+    @admin.display(description="silhouette")
+    def silhouette(self, run: SegmentationRun) -> str:
+        return number(run.metrics.get("silhouette"), 3)
+
+    @admin.display(description="duration")
+    def duration(self, run: SegmentationRun) -> str:
+        seconds = _duration(run)
+        return "–" if seconds is None else f"{seconds:,.1f} s"
+
+    @admin.display(description="run parameters")
+    def parameters(self, run: SegmentationRun):
+        return key_value_table([(key, number(value)) for key, value in sorted(run.params.items())])
+
+    # -- permissions: runs are records. They are started with the form on the list page (which
+    # needs the "add" permission) and never edited or deleted: memberships point at them.
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def _may_start_runs(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.add_{self.opts.model_name}")
+
+    # -- URLs
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        # Before the defaults: their "<object_id>/" catch-all would swallow "<id>/status/".
+        return [
+            path("run-now/", self.admin_site.admin_view(self.run_now_view), name="%s_%s_run_now" % info),
+            path(
+                "<path:object_id>/status/",
+                self.admin_site.admin_view(self.status_view),
+                name="%s_%s_status" % info,
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "run_now_form": RunNowForm(),
+            "may_start_runs": self._may_start_runs(request),
+            "run_now_url": reverse("admin:segments_segmentationrun_run_now"),
+            "periodic_tasks_url": admin_url("django_celery_beat_periodictask_changelist"),
+            "add_periodic_task_url": admin_url("django_celery_beat_periodictask_add"),
+            "scheduled_task": SCHEDULED_TASK,
+            "scheduled_task_kwargs": SCHEDULED_TASK_EXAMPLE_KWARGS,
+        }
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def run_now_view(self, request):
+        return require_POST(self._run_now)(request)
+
+    def _run_now(self, request):
+        if not self._may_start_runs(request):
+            raise PermissionDenied
+        changelist = reverse("admin:segments_segmentationrun_changelist")
+        form = RunNowForm(request.POST)
+        if not form.is_valid():
+            problems = "; ".join(
+                f"{form.fields[name].label or name}: {' '.join(errors)}" for name, errors in form.errors.items()
+            )
+            messages.error(request, f"The run was not started. {problems}")
+            return HttpResponseRedirect(changelist)
+        run = None
+        try:
+            # The task is queued when this block commits; with no broker (the embedded demo)
+            # Celery runs it eagerly right there, so the redirect lands on a finished run.
+            with transaction.atomic():
+                run = tasks.segmentation_run_queue(
+                    algorithm=form.cleaned_data["algorithm"],
+                    k=form.cleaned_data["k"],
+                    feature_names=form.feature_names(),
+                    incremental=form.cleaned_data["incremental"],
+                    triggered_by="admin",
+                )
+        except services.SegmentationError as exc:
+            messages.error(request, f"The run was not started: {exc}")
+            return HttpResponseRedirect(changelist)
+        except Exception as exc:
+            if run is None:
+                raise
+            # The run row exists; either the eager run crashed (the row holds the error) or the
+            # broker could not take the task (the row stays queued). Its page says which.
+            logger.exception("segmentation run %s could not be run or queued", run.pk)
+            run.refresh_from_db()
+            if run.status == SegmentationRun.Status.QUEUED:
+                messages.error(request, f"Run {run.pk} could not be handed to a worker: {exc}")
+            else:
+                messages.error(request, f"Run {run.pk} failed: {exc}")
+            return HttpResponseRedirect(reverse("admin:segments_segmentationrun_change", args=[run.pk]))
+        run.refresh_from_db()
+        if run.status in run_page.UNFINISHED:
+            messages.info(request, f"Run {run.pk} is queued; this page follows its progress.")
+        elif run.status == SegmentationRun.Status.FAILED:
+            messages.error(request, f"Run {run.pk} failed: {run.error}")
+        else:
+            messages.success(request, f"Run {run.pk} found {run.k} segments among {run.n_customers:,} customers.")
+        return HttpResponseRedirect(reverse("admin:segments_segmentationrun_change", args=[run.pk]))
+
+    def status_view(self, request, object_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(SegmentationRun, pk=object_id)
+        return JsonResponse(
+            {
+                "id": run.pk,
+                "status": run.status,
+                "status_display": run.get_status_display(),
+                "percent": run.percent,
+                "stage": run.stage,
+                "stage_label": services.STAGES.get(run.stage, run.stage),
+                "error": run.error,
+                "done": run.status not in run_page.UNFINISHED,
+            }
+        )
+
+    # -- the run page
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        if run is not None:
+            extra_context = {**(extra_context or {}), **run_page.context(run)}
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)

@@ -1,0 +1,88 @@
+"""Order admin: a list that stays one query per page, exact-id search, date drill-down, edits that touch customers."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from segments.models import Customer, Order
+
+from .conftest import make_order
+
+pytestmark = pytest.mark.django_db
+
+ORDERS_URL = reverse("admin:segments_order_changelist")
+
+
+def orders_listed(response):
+    return {order.external_id for order in response.context["cl"].result_list}
+
+
+def test_the_order_list_renders_with_customers_in_one_query(admin_client, shop, django_assert_max_num_queries):
+    with django_assert_max_num_queries(8):
+        response = admin_client.get(ORDERS_URL)
+
+    assert response.status_code == 200
+    assert orders_listed(response) == {"O1", "O2", "O3", "O4"}
+    assert "Emma Smith (C000001)" in response.text
+
+
+@pytest.mark.parametrize(
+    ("params", "found"),
+    [
+        ({"q": "O2"}, {"O2"}),
+        ({"q": "o4"}, {"O4"}),
+        ({"q": "C000001"}, {"O1", "O2", "O3"}),
+        ({"q": "O"}, set()),
+        ({"is_return__exact": "1"}, {"O3"}),
+        ({"has_coupon": "yes"}, {"O2"}),
+        ({"has_coupon": "no"}, {"O1", "O3", "O4"}),
+        ({"ordered_at__year": "2025", "ordered_at__month": "1", "ordered_at__day": "11"}, {"O4"}),
+        ({"ordered_at__gte": "2025-01-30 00:00:00+00:00", "ordered_at__lt": "2025-02-04 00:00:00+00:00"}, {"O2", "O3"}),
+    ],
+)
+def test_order_search_and_filters(admin_client, shop, params, found):
+    response = admin_client.get(ORDERS_URL, params)
+
+    assert response.status_code == 200
+    assert orders_listed(response) == found
+
+
+def test_all_orders_of_a_customer_are_one_link_away(admin_client, shop):
+    response = admin_client.get(ORDERS_URL, {"customer__id__exact": shop.emma.pk})
+
+    assert orders_listed(response) == {"O1", "O2", "O3"}
+
+
+def test_editing_an_order_marks_its_customer_changed_for_resegmentation(admin_client, shop):
+    order = Order.objects.get(external_id="O4")
+    Customer.objects.filter(pk=shop.lukas.pk).update(updated_at=timezone.now() - datetime.timedelta(days=3))
+    before = timezone.now()
+
+    response = admin_client.post(
+        reverse("admin:segments_order_change", args=[order.pk]),
+        {
+            "external_id": "O4", "customer": str(shop.lukas.pk), "ordered_at_0": "2025-01-11",
+            "ordered_at_1": "12:00:00", "amount": "99.00", "quantity": "2", "coupon_code": "", "attributes": "{}",
+        },
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Order.objects.get(pk=order.pk).amount == Decimal("99.00")
+    assert Customer.objects.get(pk=shop.lukas.pk).updated_at >= before
+
+
+def test_the_order_dates_drill_down_from_years_to_months_to_days(admin_client, shop):
+    make_order(shop.nobody, "O5", -40, "5.00")  # 2024-11-22
+
+    years = admin_client.get(ORDERS_URL).context["order_dates"]["choices"]
+    months = admin_client.get(ORDERS_URL, {"ordered_at__year": "2025"}).context["order_dates"]["choices"]
+    days = admin_client.get(ORDERS_URL, {"ordered_at__year": "2025", "ordered_at__month": "2"}).context["order_dates"]
+
+    assert [choice["title"] for choice in years] == ["2024", "2025"]
+    assert [choice["title"] for choice in months] == ["January 2025", "February 2025"]
+    assert [choice["title"] for choice in days["choices"]] == ["February 3"]
+    assert days["back"]["title"] == "2025"
+    assert "ordered_at__month=2" in days["choices"][0]["link"] and "ordered_at__day=3" in days["choices"][0]["link"]
