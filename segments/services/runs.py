@@ -230,13 +230,17 @@ def _fit_clusters(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataF
 
     progress.stage("fit", percent=55)
     result = clustering.fit(X, algorithm=run.algorithm, k=k, seed=params["seed"], sample_size=params["fit_sample"])
-    labels = _dense_labels(result)
     run.k = result.n_clusters
 
     progress.stage("evaluate", percent=70)
-    run.metrics = clustering.evaluate(X, labels, seed=params["seed"], sample_size=params["silhouette_sample"])
-    profiles = clustering.profile(frame[_profile_columns(frame, names)], labels, currency=settings.CURRENCY_SYMBOL)
+    # Metrics, profiles and names see HDBSCAN's noise as noise (label -1: left out of the
+    # metrics, profiled last as "Outliers"); it becomes a segment of its own after that.
+    run.metrics = clustering.evaluate(X, result.labels, seed=params["seed"], sample_size=params["silhouette_sample"])
+    profiles = clustering.profile(
+        frame[_profile_columns(frame, names)], result.labels, currency=settings.CURRENCY_SYMBOL
+    )
     auto_names = clustering.name_segments(profiles, population=frame)
+    labels, profiles, auto_names = _noise_as_last_label(result, profiles, auto_names)
     matches = _match_previous(run, result.centroids, prepared.columns)
 
     progress.stage("save", percent=80)
@@ -264,12 +268,18 @@ def _no_orders_recency(frame: pd.DataFrame) -> int | None:
     return int(buyers.max()) + 1 if len(buyers) else None
 
 
-def _dense_labels(result: clustering.ClusterResult) -> np.ndarray:
-    """Labels as 0..n-1 rows of the centroid matrix; HDBSCAN's noise (-1) is the last row."""
+def _noise_as_last_label(result: clustering.ClusterResult, profiles: list[dict], names: dict[int, str]):
+    """Labels as 0..n-1 rows of the centroid matrix: HDBSCAN's noise (-1) is the last row, so
+    its customers form a segment ("Outliers") like any other; profiles and names follow."""
     labels = np.asarray(result.labels, dtype=np.int64)
-    if result.noise:
-        labels = np.where(labels < 0, len(result.centroids) - 1, labels)
-    return labels
+    if not result.noise:
+        return labels, profiles, names
+    last = len(result.centroids) - 1
+    for p in profiles:
+        if p["label"] < 0:
+            p["label"] = last
+    names = {last if label < 0 else label: name for label, name in names.items()}
+    return np.where(labels < 0, last, labels), profiles, names
 
 
 def _profile_columns(frame: pd.DataFrame, names: list[str]) -> list[str]:

@@ -4,7 +4,8 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from segments.models import Customer, Order
+from segments import services
+from segments.models import Customer, Membership, Order
 
 NOW = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC)
 
@@ -69,3 +70,16 @@ def make_shop(*, groups=None, seed=0, prefix="C"):
 @pytest.fixture
 def shop(db):
     return make_shop()
+
+
+def run(**kwargs):
+    """Create and execute one segmentation run in this process; returns the finished run."""
+    created = services.segmentation_run_create(**kwargs)
+    return services.segmentation_run_execute(run_id=created.pk)
+
+
+def current_segments():
+    """external customer id -> segment key, of the current membership."""
+    return dict(
+        Membership.objects.filter(ended_run__isnull=True).values_list("customer__external_id", "segment__key")
+    )

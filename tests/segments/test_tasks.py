@@ -96,3 +96,16 @@ def test_an_eager_task_that_finds_a_run_in_progress_records_why_it_did_not_start
     assert outcome == "skipped"
     assert waiting.status == "failed"
     assert f"run {holder.pk} is still running" in waiting.error
+
+
+def test_a_run_the_broker_refuses_is_failed_with_the_reason(shop, monkeypatch, django_capture_on_commit_callbacks):
+    def refuse(**kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(tasks.segmentation_run_task, "delay", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = tasks.segmentation_run_queue(k=3)
+
+    queued.refresh_from_db()
+    assert queued.status == "failed"
+    assert "broker down" in queued.error

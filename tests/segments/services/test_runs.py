@@ -1,30 +1,16 @@
-import datetime as dt
-import json
-from decimal import Decimal
-from io import StringIO
+"""Segmentation runs end to end through the service: what they find, keep, refuse and record."""
 
-import pandas as pd
+import datetime as dt
+
 import pytest
-from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from segments import clustering, features, frames, selectors, services, tasks
+from segments import clustering, selectors, services
 from segments.models import Customer, CustomerStats, Membership, Order, Segment, SegmentationRun
 
-from .conftest import NOW, make_shop
+from ..conftest import NOW, current_segments, make_shop, run
 
 pytestmark = pytest.mark.django_db
-
-
-def run(**kwargs):
-    created = services.segmentation_run_create(**kwargs)
-    return services.segmentation_run_execute(run_id=created.pk)
-
-
-def current_segments():
-    return dict(
-        Membership.objects.filter(ended_run__isnull=True).values_list("customer__external_id", "segment__key")
-    )
 
 
 def test_it_segments_a_shop_into_its_behaviour_groups(shop):
@@ -47,33 +33,6 @@ def test_it_segments_a_shop_into_its_behaviour_groups(shop):
     assert result.model_state["columns"] == ["recency_days", "frequency", "monetary"]
 
 
-def test_sql_order_stats_agree_with_the_pandas_definition(shop):
-    customer = Customer.objects.get(external_id="C0001")
-    Order.objects.create(
-        customer=customer, external_id="R1", ordered_at=NOW, amount=Decimal("-80.00"), quantity=1, is_return=True
-    )
-    services.customer_stats_refresh(since=None)
-    from_sql = frames.order_stats_frame()
-
-    orders = pd.DataFrame.from_records(
-        Order.objects.values_list("customer_id", "ordered_at", "amount", "quantity", "is_return"),
-        columns=["customer_id", "ordered_at", "amount", "quantity", "is_return"],
-    )
-    orders["amount"] = orders["amount"].astype(float)
-    orders["ordered_at"] = pd.to_datetime(orders["ordered_at"], utc=True)
-    from_pandas = features.order_stats(orders)
-
-    pd.testing.assert_frame_equal(
-        from_sql[list(features.ORDER_STATS_COLUMNS)],
-        from_pandas[list(features.ORDER_STATS_COLUMNS)],
-        check_dtype=False,
-        check_index_type=False,
-        check_names=False,
-        atol=1e-6,
-    )
-    assert from_sql.loc[customer.pk, "returns"] == 1
-
-
 def test_a_refit_keeps_segment_keys_and_the_names_marketers_gave(shop):
     first = run(k=3)
     renamed = Segment.objects.get(key=first.profiles[0]["key"])
@@ -92,20 +51,6 @@ def test_a_refit_keeps_segment_keys_and_the_names_marketers_gave(shop):
     assert second.moved == 9  # only the new customers got a membership row
     assert sum(second.transitions[clustering.NO_PREVIOUS_SEGMENT].values()) == 9
     assert Membership.objects.count() == 69
-
-
-def test_membership_of_every_past_run_stays_answerable(shop):
-    first = run(k=3)
-    second = run(k=2)
-
-    at_first = frames.membership_at(first)["segment_id"].nunique()
-    at_second = frames.membership_at(second)["segment_id"].nunique()
-
-    assert (at_first, at_second) == (3, 2)
-    assert second.moved > 0
-    assert Membership.objects.filter(ended_run=second).count() == second.moved - 0
-    assert Segment.objects.filter(is_active=True).count() == 2
-    assert Segment.objects.filter(is_active=False, retired_at__isnull=False).count() >= 1
 
 
 def test_a_failed_run_leaves_the_previous_membership_in_force_and_says_why(shop):
@@ -211,56 +156,6 @@ def test_a_shop_of_attributes_only_clusters_on_them(db):
     assert len(current_segments()) == 60
 
 
-def test_history_as_of_a_past_date_ignores_later_orders(shop):
-    run(k=3)
-    result = run(k=3, as_of=dt.date(2026, 3, 1))
-
-    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
-    assert result.as_of == dt.date(2026, 3, 1)
-    exported = selectors.segments_export(run=result).set_index("customer_id")
-    # Newcomers had not bought yet on that date; the maintained stats still know their order.
-    assert (exported.loc[[f"C{n:04d}" for n in range(41, 61)], "frequency"] == 0).all()
-    assert Customer.objects.get(external_id="C0041").stats.frequency == 1
-
-
-def test_the_segment_command_prints_json(shop):
-    out = StringIO()
-    call_command("segment", "--k", "3", "--json", stdout=out)
-
-    summary = json.loads(out.getvalue())
-
-    assert summary["status"] == "succeeded"
-    assert summary["k"] == 3
-    assert len(summary["segments"]) == 3
-    assert sum(s["size"] for s in summary["segments"]) == 60
-
-
-def test_the_segment_command_rejects_bad_options(shop):
-    with pytest.raises(CommandError, match="--k must be"):
-        call_command("segment", "--k", "many")
-    with pytest.raises(CommandError, match="failed: .*nope"):
-        call_command("segment", "--features", "nope", stdout=StringIO())
-
-
-def test_export_segments_writes_the_contract_columns(shop, tmp_path):
-    call_command("segment", "--k", "3", stdout=StringIO(), stderr=StringIO())
-    output = tmp_path / "segments.csv"
-
-    call_command("export_segments", "--output", str(output), stdout=StringIO())
-
-    frame = pd.read_csv(output, dtype={"rfm_code": str})
-    assert list(frame.columns) == selectors.EXPORT_COLUMNS
-    assert len(frame) == 60
-    vip = frame.set_index("customer_id").loc["C0001"]
-    assert vip["frequency"] >= 12 and vip["r_score"] >= 4
-    assert len(vip["rfm_code"]) == 3
-
-
-def test_export_of_an_unknown_run_is_a_clear_error(shop, tmp_path):
-    with pytest.raises(CommandError, match="no segmentation run 999"):
-        call_command("export_segments", "--run", "999", "--output", str(tmp_path / "x.csv"))
-
-
 def test_segments_not_renamed_by_a_marketer_follow_their_profile(shop):
     first = run(k=3)
     segment = Segment.objects.get(key=first.profiles[0]["key"])
@@ -270,21 +165,6 @@ def test_segments_not_renamed_by_a_marketer_follow_their_profile(shop):
 
     segment.refresh_from_db()
     assert segment.name == first.profiles[0]["name"]
-
-
-def test_a_run_the_broker_refuses_is_failed_with_the_reason(shop, monkeypatch, django_capture_on_commit_callbacks):
-    from segments import tasks
-
-    def refuse(**kwargs):
-        raise ConnectionRefusedError("broker down")
-
-    monkeypatch.setattr(tasks.segmentation_run_task, "delay", refuse)
-    with django_capture_on_commit_callbacks(execute=True):
-        queued = tasks.segmentation_run_queue(k=3)
-
-    queued.refresh_from_db()
-    assert queued.status == "failed"
-    assert "broker down" in queued.error
 
 
 def test_a_segment_retired_by_an_rfm_run_comes_back_with_its_key(shop):
@@ -323,3 +203,50 @@ def test_a_non_numeric_attribute_fails_the_run_naming_it(shop):
 
     assert result.status == SegmentationRun.Status.FAILED
     assert "'complains' is not numeric" in result.error and "often" in result.error
+
+
+@pytest.mark.parametrize("algorithm", sorted(clustering.ALGORITHMS))
+def test_every_algorithm_runs_through_the_service(shop, algorithm):
+    result = run(algorithm=algorithm, k=None if not clustering.ALGORITHMS[algorithm].needs_k else 3)
+
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    assert result.algorithm == algorithm
+    assert sum(p["size"] for p in result.profiles) == 60
+    assert len(current_segments()) == 60
+    noise = sum(1 for p in result.profiles if p.get("noise"))
+    assert Segment.objects.filter(is_active=True).count() == len(result.profiles) == result.k + noise
+
+
+@pytest.mark.parametrize(
+    "request_, message",
+    [
+        ({"algorithm": "dbscan"}, "unknown algorithm 'dbscan'"),
+        ({"k": 1}, "at least 2, got 1"),
+        ({"params": {"seeed": 1}}, "unknown run parameter(s): seeed"),
+        ({"algorithm": "rfm", "incremental": True}, "which rfm does not have"),
+        ({"algorithm": "hdbscan", "incremental": True}, "which hdbscan does not have"),
+    ],
+)
+def test_a_bad_request_is_refused_before_any_run_exists(db, request_, message):
+    with pytest.raises(services.SegmentationError) as refused:
+        services.segmentation_run_create(**request_)
+
+    assert message in str(refused.value)
+    assert not SegmentationRun.objects.exists()
+
+
+def test_a_run_records_the_request_and_the_default_parameters(db):
+    created = services.segmentation_run_create(
+        algorithm="gmm", k=4, feature_names=["recency_days", "monetary"], params={"seed": 7}, triggered_by="test"
+    )
+
+    assert (created.status, created.algorithm, created.k_requested) == ("queued", "gmm", 4)
+    assert created.features == ["recency_days", "monetary"]
+    assert created.params == {**services.DEFAULT_PARAMS, "seed": 7}
+
+
+def test_a_run_that_is_not_queued_cannot_be_executed_again(shop):
+    done = run(k=3)
+
+    with pytest.raises(services.SegmentationError, match=f"run {done.pk} is succeeded, not queued"):
+        services.segmentation_run_execute(run_id=done.pk)
