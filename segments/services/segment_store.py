@@ -82,18 +82,20 @@ def _retire_except(keys: set[str]) -> None:
     Segment.objects.filter(is_active=True).exclude(key__in=keys).update(is_active=False, retired_at=now, size=0)
 
 
-def _unique(name: str, taken: set[str]) -> str:
+def _unique(name: str, taken: set[str], *, separator: str = " ") -> str:
+    """`name`, or `name 2`, `name 3` ... (with `separator`), whichever is not taken yet."""
     if name not in taken:
         return name
     n = 2
-    while f"{name} {n}" in taken:
+    while f"{name}{separator}{n}" in taken:
         n += 1
-    return f"{name} {n}"
+    return f"{name}{separator}{n}"
 
 
 def _unique_key(base: str) -> str:
+    # Keys are slugs: numbered with a hyphen, and compared with the stored keys as such.
     existing = set(Segment.objects.filter(key__startswith=base).values_list("key", flat=True))
-    return _unique(base, existing).replace(" ", "-")
+    return _unique(base, existing, separator="-")
 
 
 def jsonable(value):
