@@ -57,7 +57,7 @@ def copy_floor(path: Path, *, rows: int) -> float:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from segments import bulk
+    from segcampaign import bulk
 
     sample = pd.read_csv(path, nrows=rows, dtype={"order_id": str, "customer_id": str, "coupon_code": str},
                          keep_default_na=False)

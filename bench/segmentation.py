@@ -59,7 +59,7 @@ def load_shop(n_customers: int, orders_per_customer: float, seed: int) -> tuple[
     import pandas as pd
     from django.db import connection
 
-    from segments.bulk import copy_rows
+    from segcampaign.bulk import copy_rows
     from segments.models import Customer, Order
     from segments.sampledata import generate_shop
 

@@ -46,7 +46,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transac
 from django.utils import timezone
 from pandas.tseries.api import guess_datetime_format
 
-from segments import bulk
+from segcampaign import bulk
 from segments.models import Customer, ImportJob, Order
 
 MAX_ERRORS_KEPT = 10_000  # a report lists this many rejected rows; the rest are only counted

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from . import clustering, features, selectors
-from .bulk import copy_rows
+from segcampaign.bulk import copy_rows
 from .models import Algorithm, Customer, CustomerStats, Membership, Order, Segment, SegmentationRun
 
 logger = logging.getLogger(__name__)

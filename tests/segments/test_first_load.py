@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from segments import bulk
+from segcampaign import bulk
 from segments.importing import ImportFileError, import_orders
 from segments.models import Customer, Order
 

@@ -12,10 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from django.db import connection
 from django.utils import timezone
 
-from segments import bulk
 from segments.importing import ImportFileError, import_customers, import_orders
 from segments.models import Customer, Order
 
@@ -491,64 +489,6 @@ def test_an_invoice_with_a_bad_line_is_rejected_whole(tmp_path):
     assert not Order.objects.filter(external_id="536365").exists()
 
 
-# --- bulk.py on its own ---------------------------------------------------------------------
-
-
-def _roundtrip_copy_rows():
-    rows = pd.DataFrame(
-        {
-            "external_id": pd.array(["tab\there", "new\nline", "back\\slash", "plain"], dtype="str"),
-            "first_name": pd.array(["Zoë", "", "quote\"d", "\\N"], dtype="str"),
-        }
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TEMPORARY TABLE copy_test (external_id varchar(64), first_name varchar(100))")
-        count = bulk.copy_rows(cursor, "copy_test", ["external_id", "first_name"], rows)
-        count += bulk.copy_rows(cursor, "copy_test", ["external_id", "first_name"], [("tuple", None)])
-        cursor.execute("SELECT external_id, first_name FROM copy_test ORDER BY external_id")
-        stored = cursor.fetchall()
-        cursor.execute("DROP TABLE copy_test")
-    return count, stored
-
-
-def test_copy_rows_keeps_tabs_newlines_backslashes_and_nulls():
-    count, stored = _roundtrip_copy_rows()
-
-    assert count == 5
-    assert sorted(stored, key=lambda r: r[0]) == sorted(
-        [("tab\there", "Zoë"), ("new\nline", ""), ("back\\slash", 'quote"d'), ("plain", "\\N"), ("tuple", None)],
-        key=lambda r: r[0],
-    )
-
-
-@pytest.mark.postgres
-def test_copy_rows_uses_copy_on_postgresql(copy_statements):
-    count, stored = _roundtrip_copy_rows()
-
-    assert count == 5 and len(stored) == 5
-    assert copy_statements and all(s.startswith('COPY "copy_test"') for s in copy_statements)
-
-
-@pytest.mark.postgres
-def test_upsert_counts_inserts_and_updates_from_xmax_on_postgresql():
-    now = timezone.now()
-    rows = pd.DataFrame({"external_id": ["a", "b"], "first_name": ["A", "B"]}, dtype="str")
-    defaults = {"email": "", "phone": "", "last_name": "", "country": "", "time_zone": "", "locale": "",
-                "email_consent": False, "email_consent_source": "", "sms_consent": False, "sms_consent_source": "",
-                "attributes": "{}"}
-    with connection.cursor() as cursor:
-        first = bulk.upsert_rows(cursor, table="segments_customer", key="external_id", rows=rows, now=now,
-                                 insert_defaults=defaults)
-        rows.loc[1, "first_name"] = "Bee"
-        rows.loc[2] = ["c", "C"]
-        second = bulk.upsert_rows(cursor, table="segments_customer", key="external_id", rows=rows, now=now,
-                                  insert_defaults=defaults)
-
-    assert (first.created, first.updated, first.unchanged) == (2, 0, 0)
-    assert (second.created, second.updated, second.unchanged) == (1, 1, 1)
-    assert dict(Customer.objects.values_list("external_id", "first_name")) == {"a": "A", "b": "Bee", "c": "C"}
-
-
 def test_a_malformed_line_later_in_the_file_stops_the_import_but_keeps_the_chunks_done(tmp_path, settings):
     settings.IMPORT_CHUNK_ROWS = 2
     path = write(tmp_path, "customer_id,first_name\n1,A\n2,B\n3,C\n4,D,extra,cells\n")
@@ -558,17 +498,6 @@ def test_a_malformed_line_later_in_the_file_stops_the_import_but_keeps_the_chunk
 
     assert caught.value.report.rows == 2
     assert set(Customer.objects.values_list("external_id", flat=True)) == {"1", "2"}
-
-
-def test_copy_rows_of_an_empty_frame_writes_nothing():
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TEMPORARY TABLE copy_empty (n bigint)")
-        count = bulk.copy_rows(cursor, "copy_empty", ["n"], pd.DataFrame({"n": pd.Series([], dtype="int64")}))
-        cursor.execute("SELECT count(*) FROM copy_empty")
-        stored = cursor.fetchone()[0]
-        cursor.execute("DROP TABLE copy_empty")
-
-    assert (count, stored) == (0, 0)
 
 
 # --- Preparing fast paths: the same result as the general path ------------------------------
