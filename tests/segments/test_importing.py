@@ -560,9 +560,9 @@ def test_plain_local_dates_read_the_same_whoever_parses_the_column(tmp_path, set
 
 
 def _chunks_or_error(source):
-    from segments.importing import _open_source
+    from segments.importing.reading import open_source
 
-    opened = _open_source(source, encoding=None, chunk_rows=40_000)
+    opened = open_source(source, encoding=None, chunk_rows=40_000)
     frames = []
     try:
         for chunk in opened.chunks:
