@@ -53,10 +53,6 @@ class UpsertResult:
     updated: int
     unchanged: int
 
-    @property
-    def rows(self) -> int:
-        return self.created + self.updated + self.unchanged
-
 
 def copy_rows(cursor, table: str, columns: Sequence[str], rows: pd.DataFrame | Iterable[Sequence]) -> int:
     """Append rows to ``table``: COPY on PostgreSQL, executemany elsewhere. Returns the row count.

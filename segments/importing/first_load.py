@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from segcampaign import bulk
 from segments.importing.preparing import Prepared
-from segments.importing.writing import CUSTOMERS, ORDERS, ChunkWriter, insert_defaults, upsert_customers
+from segments.importing.writing import CUSTOMERS, ORDERS, ChunkWrite, ChunkWriter, insert_defaults, upsert_customers
 from segments.models import Customer, Order
 
 
@@ -39,15 +39,19 @@ class FirstOrderLoad(ChunkWriter):
     foreign key at the end check both again.
     """
 
-    def __init__(self, write, *, dry_run: bool, started_at, updates_customers: bool):
-        super().__init__(write, dry_run=dry_run, started_at=started_at)
+    def __init__(self, write: ChunkWrite, *, dry_run: bool, started_at, updates_customers: bool):
+        """``write`` writes a chunk the usual way, should another import fill the table first;
+        ``started_at`` is when the import started (customers updated since are not bumped)."""
+        super().__init__(write, dry_run=dry_run)
+        self.started_at = started_at
         self.updates_customers = updates_customers
         self.bulk = False
         self.customers = _CustomerKeys(started_at)
 
     @staticmethod
-    def applies(*, kind: str) -> bool:
-        if kind != "orders" or connection.vendor != "postgresql":
+    def applies() -> bool:
+        """Whether an import of orders would start with an empty order table (PostgreSQL only)."""
+        if connection.vendor != "postgresql":
             return False
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {ORDERS})")
@@ -91,7 +95,7 @@ class FirstOrderLoad(ChunkWriter):
         with connection.cursor() as cursor:
             now = timezone.now()
             if not self.bulk:
-                return self.write_chunk(cursor, prepared, now, self.started_at)
+                return self.write_chunk(cursor, prepared, now)
             customers_created = self.customers.resolve(cursor, prepared, now)
             frame = prepared.orders
             rows = {column: frame[column] for column in frame.columns if column != "customer_pk"}

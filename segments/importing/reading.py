@@ -25,15 +25,14 @@ from pyarrow import csv as arrow_csv
 from segments.importing.report import ImportFileError
 
 
-def guess_encoding(stream) -> str:
-    """utf-8-sig (or utf-16) when the file starts with a BOM, utf-8 when all of it decodes
-    as UTF-8, else cp1252 (what Excel on Windows writes). Leaves the stream where it was."""
-    return _scan(stream)[0]
-
-
 def _scan(stream) -> tuple[str, bool]:
-    """guess_encoding's answer, and whether the file is plain CSV: no quote, CR or NUL byte
-    anywhere, so Arrow's reader and pandas split it alike. One read of the file for both."""
+    """The file's encoding, and whether it is plain CSV, in one read of the file.
+
+    The encoding: utf-8-sig (or utf-16) when the file starts with a BOM, utf-8 when all of
+    it decodes as UTF-8, else cp1252 (what Excel on Windows writes). Plain: UTF-8 with no
+    quote, CR or NUL byte anywhere, so Arrow's reader and pandas split it alike. Leaves the
+    stream where it was.
+    """
     start = stream.tell()
     try:
         head = stream.read(4)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 from django.utils import timezone
@@ -34,7 +36,7 @@ from segments.importing.report import ImportFileError, ImportReport
 from segments.importing.writing import ChunkWriter, write_customers, write_orders
 
 
-def _run(*, kind, source, fields, required, preparer_class, writer, mapping, encoding, date_format, dry_run,
+def _run(*, kind, source, fields, required, preparer_class, mapping, encoding, date_format, dry_run,
          progress) -> ImportReport:
     started = time.perf_counter()
     started_at = timezone.now()
@@ -45,11 +47,8 @@ def _run(*, kind, source, fields, required, preparer_class, writer, mapping, enc
     try:
         plan = plan_columns(opened.columns, fields, mapping, required=required)
         preparer = preparer_class(plan, ctx)
-        if FirstOrderLoad.applies(kind=kind):
-            chunk_writer = FirstOrderLoad(writer, dry_run=dry_run, started_at=started_at,
-                                           updates_customers=preparer_class is OnlineRetailRows)
-        else:
-            chunk_writer = ChunkWriter(writer, dry_run=dry_run, started_at=started_at)
+        chunk_writer = _chunk_writer(kind, dry_run=dry_run, started_at=started_at,
+                                     updates_customers=preparer_class is OnlineRetailRows)
         broken = None
         with prefetched(prepared_chunks(opened, preparer)) as chunks, chunk_writer.session():
             waited = time.perf_counter()
@@ -90,6 +89,16 @@ def _run(*, kind, source, fields, required, preparer_class, writer, mapping, enc
     return report
 
 
+def _chunk_writer(kind: str, *, dry_run: bool, started_at: datetime, updates_customers: bool) -> ChunkWriter:
+    """A transaction per chunk; for orders into an empty order table, one first load."""
+    if kind == "customers":
+        return ChunkWriter(write_customers, dry_run=dry_run)
+    write = partial(write_orders, touch_since=started_at)
+    if FirstOrderLoad.applies():
+        return FirstOrderLoad(write, dry_run=dry_run, started_at=started_at, updates_customers=updates_customers)
+    return ChunkWriter(write, dry_run=dry_run)
+
+
 def import_customers(
     *,
     source,
@@ -106,8 +115,8 @@ def import_customers(
     """
     return _run(
         kind="customers", source=source, fields=CUSTOMER_FIELDS, required=REQUIRED_CUSTOMER,
-        preparer_class=CustomerRows, writer=write_customers, mapping=mapping, encoding=encoding,
-        date_format=None, dry_run=dry_run, progress=progress,
+        preparer_class=CustomerRows, mapping=mapping, encoding=encoding, date_format=None, dry_run=dry_run,
+        progress=progress,
     )
 
 
@@ -134,6 +143,5 @@ def import_orders(
         fields=ONLINE_RETAIL_FIELDS if online_retail else ORDER_FIELDS,
         required=REQUIRED_ONLINE_RETAIL if online_retail else REQUIRED_ORDER,
         preparer_class=OnlineRetailRows if online_retail else OrderRows,
-        writer=write_orders, mapping=mapping, encoding=encoding, date_format=date_format, dry_run=dry_run,
-        progress=progress,
+        mapping=mapping, encoding=encoding, date_format=date_format, dry_run=dry_run, progress=progress,
     )

@@ -5,7 +5,10 @@ already done and a re-run is idempotent."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from django.db import connection, models, transaction
@@ -37,8 +40,12 @@ def _upsert_defaults(model, columns) -> dict[str, object]:
 CUSTOMERS = Customer._meta.db_table
 ORDERS = Order._meta.db_table
 
+# Writes one prepared chunk with the cursor at time ``now``: (orders or customers upserted,
+# customers created for orders).
+ChunkWrite = Callable[[Any, Prepared, datetime], tuple[bulk.UpsertResult, int]]
 
-def write_customers(cursor, prepared: Prepared, now, started) -> tuple[bulk.UpsertResult, int]:
+
+def write_customers(cursor, prepared: Prepared, now) -> tuple[bulk.UpsertResult, int]:
     frame, update = prepared.customers[0]
     result = bulk.upsert_rows(
         cursor, table=CUSTOMERS, key="external_id", rows=frame, now=now, update=update,
@@ -47,7 +54,9 @@ def write_customers(cursor, prepared: Prepared, now, started) -> tuple[bulk.Upse
     return result, 0
 
 
-def write_orders(cursor, prepared: Prepared, now, started) -> tuple[bulk.UpsertResult, int]:
+def write_orders(cursor, prepared: Prepared, now, *, touch_since) -> tuple[bulk.UpsertResult, int]:
+    """The chunk's customers (new ones created), then its orders. Customers whose orders
+    change get updated_at = now unless it is at or after ``touch_since`` already."""
     customers_created = 0
     for frame, update in prepared.customers:
         customers_created += upsert_customers(cursor, frame, update, now).created
@@ -59,7 +68,7 @@ def write_orders(cursor, prepared: Prepared, now, started) -> tuple[bulk.UpsertR
         # Incremental re-segmentation finds changed customers by updated_at. Once per import
         # is enough: a customer with orders in every chunk is not rewritten ten times.
         touch="customer_id",
-        touch_since=started,
+        touch_since=touch_since,
     )
     return result, customers_created
 
@@ -72,8 +81,8 @@ def upsert_customers(cursor, frame: pd.DataFrame, update, now) -> bulk.UpsertRes
 class ChunkWriter:
     """Every chunk in a transaction of its own: a crash keeps the chunks already done."""
 
-    def __init__(self, write, *, dry_run: bool, started_at):
-        self.write_chunk, self.dry_run, self.started_at = write, dry_run, started_at
+    def __init__(self, write: ChunkWrite, *, dry_run: bool):
+        self.write_chunk, self.dry_run = write, dry_run
 
     @contextmanager
     def session(self):
@@ -81,7 +90,7 @@ class ChunkWriter:
 
     def write(self, prepared: Prepared) -> tuple[bulk.UpsertResult, int]:
         with transaction.atomic(), connection.cursor() as cursor:
-            result = self.write_chunk(cursor, prepared, timezone.now(), self.started_at)
+            result = self.write_chunk(cursor, prepared, timezone.now())
             if self.dry_run:
                 transaction.set_rollback(True)
         return result
