@@ -81,9 +81,9 @@ ONLINE_RETAIL_FIELDS: dict[str, FieldSpec] = {
 FORMATS = ("default", "online-retail")
 
 # Alternatives: one of the tuples must be mapped in full.
-REQUIRED_CUSTOMER = ((("external_id",),),)
-REQUIRED_ORDER = ((("customer_id",),), (("ordered_at",),), (("amount",), ("quantity", "unit_price")))
-REQUIRED_ONLINE_RETAIL = tuple(((f,),) for f in ("external_id", "customer_id", "ordered_at", "quantity", "unit_price"))
+_REQUIRED_CUSTOMER = ((("external_id",),),)
+_REQUIRED_ORDER = ((("customer_id",),), (("ordered_at",),), (("amount",), ("quantity", "unit_price")))
+_REQUIRED_ONLINE_RETAIL = tuple(((f,),) for f in ("external_id", "customer_id", "ordered_at", "quantity", "unit_price"))
 
 MAX_AMOUNT = 1e10  # Order.amount is numeric(12, 2)
 
@@ -93,6 +93,13 @@ def fields_for(kind: str, format: str = "default") -> dict[str, FieldSpec]:
     if kind == "customers":
         return CUSTOMER_FIELDS
     return ONLINE_RETAIL_FIELDS if format == "online-retail" else ORDER_FIELDS
+
+
+def required_for(kind: str, format: str = "default") -> tuple:
+    """The fields a file of that kind and format must have, for plan_columns."""
+    if kind == "customers":
+        return _REQUIRED_CUSTOMER
+    return _REQUIRED_ONLINE_RETAIL if format == "online-retail" else _REQUIRED_ORDER
 
 
 def parse_mapping(items: Iterable[str]) -> dict[str, str]:

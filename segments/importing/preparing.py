@@ -12,6 +12,7 @@ import pandas as pd
 
 from segments.importing.cleaning import CLEANERS, Context, as_text
 from segments.importing.fields import ColumnPlan
+from segments.importing.keys import FirstSeen
 
 
 class Problems:
@@ -44,7 +45,7 @@ class Problems:
         return pd.concat(self._parts, ignore_index=True).sort_values("line", kind="stable")
 
 
-def earlier_reason(what: str, earlier: np.ndarray) -> np.ndarray | str:
+def _earlier_reason(what: str, earlier: np.ndarray) -> np.ndarray | str:
     if not (earlier > 0).any():
         return ""  # nothing to report: skip building a million strings
     return np.char.add(f"duplicate {what}: already on line ", earlier.astype(str)).astype(object)
@@ -103,3 +104,11 @@ def require(problems, chunk, plan, cleaned: Cleaned, name, what):
     column = plan.fields[name]
     problems.add(empty, column, chunk[column], f"missing {what}")
     return empty
+
+
+def require_unique_id(problems, chunk, plan, cleaned: Cleaned, seen: FirstSeen, lines: np.ndarray, what: str):
+    """Reject rows without an external_id, and rows whose external_id an earlier line has."""
+    missing = require(problems, chunk, plan, cleaned, "external_id", what)
+    earlier = seen.earlier_lines(cleaned["external_id"], lines, ~missing)
+    column = plan.fields["external_id"]
+    problems.add(earlier > 0, column, chunk[column], _earlier_reason(what, earlier))

@@ -18,16 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from segments.importing.cleaning import Context
-from segments.importing.fields import (
-    CUSTOMER_FIELDS,
-    FORMATS,
-    ONLINE_RETAIL_FIELDS,
-    ORDER_FIELDS,
-    REQUIRED_CUSTOMER,
-    REQUIRED_ONLINE_RETAIL,
-    REQUIRED_ORDER,
-    plan_columns,
-)
+from segments.importing.fields import FORMATS, fields_for, plan_columns, required_for
 from segments.importing.first_load import FirstOrderLoad
 from segments.importing.formats import CustomerRows, OnlineRetailRows, OrderRows
 from segments.importing.pipeline import prefetched, prepared_chunks
@@ -36,8 +27,7 @@ from segments.importing.report import ImportFileError, ImportReport
 from segments.importing.writing import ChunkWriter, write_customers, write_orders
 
 
-def _run(*, kind, source, fields, required, preparer_class, mapping, encoding, date_format, dry_run,
-         progress) -> ImportReport:
+def _run(*, kind, format, source, preparer_class, mapping, encoding, date_format, dry_run, progress) -> ImportReport:
     started = time.perf_counter()
     started_at = timezone.now()
     ctx = Context(time_zone=settings.TIME_ZONE, phone_region=settings.PHONE_DEFAULT_REGION, date_format=date_format)
@@ -45,7 +35,7 @@ def _run(*, kind, source, fields, required, preparer_class, mapping, encoding, d
     report = ImportReport(kind=kind, encoding=opened.encoding, dry_run=dry_run)
     timings = {"prepare": 0.0, "write": 0.0, "wait": 0.0}
     try:
-        plan = plan_columns(opened.columns, fields, mapping, required=required)
+        plan = plan_columns(opened.columns, fields_for(kind, format), mapping, required=required_for(kind, format))
         preparer = preparer_class(plan, ctx)
         chunk_writer = _chunk_writer(kind, dry_run=dry_run, started_at=started_at,
                                      updates_customers=preparer_class is OnlineRetailRows)
@@ -114,9 +104,8 @@ def import_customers(
     ImportFileError when the file as a whole cannot be imported.
     """
     return _run(
-        kind="customers", source=source, fields=CUSTOMER_FIELDS, required=REQUIRED_CUSTOMER,
-        preparer_class=CustomerRows, mapping=mapping, encoding=encoding, date_format=None, dry_run=dry_run,
-        progress=progress,
+        kind="customers", format="default", source=source, preparer_class=CustomerRows, mapping=mapping,
+        encoding=encoding, date_format=None, dry_run=dry_run, progress=progress,
     )
 
 
@@ -137,11 +126,8 @@ def import_orders(
     """
     if format not in FORMATS:
         raise ImportFileError(f"Unknown format {format!r}; the formats are: {', '.join(FORMATS)}.")
-    online_retail = format == "online-retail"
     return _run(
-        kind="orders", source=source,
-        fields=ONLINE_RETAIL_FIELDS if online_retail else ORDER_FIELDS,
-        required=REQUIRED_ONLINE_RETAIL if online_retail else REQUIRED_ORDER,
-        preparer_class=OnlineRetailRows if online_retail else OrderRows,
+        kind="orders", format=format, source=source,
+        preparer_class=OnlineRetailRows if format == "online-retail" else OrderRows,
         mapping=mapping, encoding=encoding, date_format=date_format, dry_run=dry_run, progress=progress,
     )

@@ -47,11 +47,7 @@ ChunkWrite = Callable[[Any, Prepared, datetime], tuple[bulk.UpsertResult, int]]
 
 def write_customers(cursor, prepared: Prepared, now) -> tuple[bulk.UpsertResult, int]:
     frame, update = prepared.customers[0]
-    result = bulk.upsert_rows(
-        cursor, table=CUSTOMERS, key="external_id", rows=frame, now=now, update=update,
-        merge_json=("attributes",), insert_defaults=_upsert_defaults(Customer, frame.columns),
-    )
-    return result, 0
+    return upsert_customers(cursor, frame, update, now), 0
 
 
 def write_orders(cursor, prepared: Prepared, now, *, touch_since) -> tuple[bulk.UpsertResult, int]:
@@ -74,8 +70,10 @@ def write_orders(cursor, prepared: Prepared, now, *, touch_since) -> tuple[bulk.
 
 
 def upsert_customers(cursor, frame: pd.DataFrame, update, now) -> bulk.UpsertResult:
+    """Customers on external_id; ``update`` as in bulk.upsert_rows. Attributes are merged
+    into the stored ones, not replaced."""
     return bulk.upsert_rows(cursor, table=CUSTOMERS, key="external_id", rows=frame, now=now, update=update,
-                            insert_defaults=_upsert_defaults(Customer, frame.columns))
+                            merge_json=("attributes",), insert_defaults=_upsert_defaults(Customer, frame.columns))
 
 
 class ChunkWriter:

@@ -9,7 +9,7 @@ from segments.importing.attributes import json_objects
 from segments.importing.cleaning import Context
 from segments.importing.fields import CUSTOMER_FIELDS, ColumnPlan
 from segments.importing.keys import FirstSeen
-from segments.importing.preparing import Prepared, Problems, clean_columns, earlier_reason, require
+from segments.importing.preparing import Prepared, Problems, clean_columns, require_unique_id
 
 
 class CustomerRows:
@@ -23,10 +23,7 @@ class CustomerRows:
     def prepare(self, chunk: pd.DataFrame, lines: np.ndarray, final: bool) -> Prepared:
         problems = Problems(lines)
         cleaned = clean_columns(problems, chunk, self.plan, CUSTOMER_FIELDS, self.ctx)
-        missing = require(problems, chunk, self.plan, cleaned, "external_id", "customer id")
-        key_column = self.plan.fields["external_id"]
-        earlier = self.seen.earlier_lines(cleaned["external_id"], lines, ~missing)
-        problems.add(earlier > 0, key_column, chunk[key_column], earlier_reason("customer id", earlier))
+        require_unique_id(problems, chunk, self.plan, cleaned, self.seen, lines, "customer id")
         if self.plan.extra:
             cleaned["attributes"] = json_objects({c: chunk[c] for c in self.plan.extra})
         frame = pd.DataFrame({k: np.asarray(v) if not isinstance(v, pd.Series) else v for k, v in cleaned.items()},

@@ -9,7 +9,7 @@ from segments.importing.attributes import json_objects
 from segments.importing.cleaning import Context
 from segments.importing.fields import MAX_AMOUNT, ORDER_FIELDS, ColumnPlan
 from segments.importing.keys import FirstSeen, Occurrences, row_ids
-from segments.importing.preparing import Prepared, Problems, clean_columns, earlier_reason, require
+from segments.importing.preparing import Prepared, Problems, clean_columns, require, require_unique_id
 
 
 class OrderRows:
@@ -29,10 +29,7 @@ class OrderRows:
         require(problems, chunk, plan, cleaned, "ordered_at", "order date")
         if "external_id" in plan.fields:
             ids = cleaned["external_id"]
-            missing = require(problems, chunk, plan, cleaned, "external_id", "order id")
-            earlier = self.seen.earlier_lines(ids, lines, ~missing)
-            column = plan.fields["external_id"]
-            problems.add(earlier > 0, column, chunk[column], earlier_reason("order id", earlier))
+            require_unique_id(problems, chunk, plan, cleaned, self.seen, lines, "order id")
         else:
             ids = row_ids(chunk, self.occurrences)
 
