@@ -37,6 +37,13 @@ class _HashTable:
         positions = np.minimum(positions, len(self.hashes) - 1)
         return self.hashes[positions] == hashes, positions
 
+    def values_of(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found mask, the value of each key found and 0 for the others)."""
+        found, positions = self.get(hashes)
+        if not len(self.values):
+            return found, positions  # all zeros
+        return found, np.where(found, self.values[positions], 0)
+
     def insert(self, hashes: np.ndarray, values: np.ndarray) -> None:
         """Add keys that are not in the table yet (unique among themselves)."""
         if not len(hashes):
@@ -71,8 +78,7 @@ class FirstSeen:
         if not len(index):
             return result
         hashes, at = _hash(keys.to_numpy(dtype=object)[index]), lines[index]
-        found, positions = self.table.get(hashes)
-        earlier = np.where(found, self.table.values[positions], 0) if len(self.table.values) else positions
+        found, earlier = self.table.values_of(hashes)
         if pd.Index(hashes).is_unique:  # the usual chunk: no key twice, every row its own first
             first_here = at
         else:
@@ -90,8 +96,7 @@ class Occurrences:
         self.table = _HashTable()
 
     def number(self, hashes: np.ndarray) -> np.ndarray:
-        found, positions = self.table.get(hashes)
-        before = np.where(found, self.table.values[positions], 0) if len(self.table.values) else positions
+        _found, before = self.table.values_of(hashes)
         occurrence = before + pd.Series(hashes).groupby(hashes).cumcount().to_numpy() + 1
         distinct, counts = np.unique(hashes, return_counts=True)
         found, positions = self.table.get(distinct)

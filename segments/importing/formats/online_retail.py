@@ -8,7 +8,7 @@ import pandas as pd
 from segments.importing.cleaning import Context, as_text
 from segments.importing.fields import MAX_AMOUNT, ONLINE_RETAIL_FIELDS, ColumnPlan
 from segments.importing.keys import FirstSeen
-from segments.importing.preparing import Prepared, Problems, clean_columns, require
+from segments.importing.preparing import Cleaned, Prepared, Problems, clean_columns, require
 
 
 class OnlineRetailRows:
@@ -46,6 +46,43 @@ class OnlineRetailRows:
             invoice, run = invoice[~last].reset_index(drop=True), run[~last]
 
         problems = Problems(lines)
+        cleaned = self._check(problems, chunk, lines, invoice, run)
+
+        good = ~problems.bad
+        line_total = cleaned["quantity"] * cleaned["unit_price"]
+        lines_frame = pd.DataFrame(
+            {
+                "run": run[good],
+                "external_id": invoice[good].to_numpy(dtype=object),
+                "customer_id": cleaned["customer_id"][good].to_numpy(dtype=object),
+                "ordered_at": cleaned["ordered_at"][good],
+                "line_total": line_total[good],
+                "quantity": cleaned["quantity"][good],
+                "country": (cleaned["country"][good].to_numpy(dtype=object) if "country" in cleaned
+                            else np.full(int(good.sum()), "", dtype=object)),
+            }
+        )
+        orders = _orders(lines_frame)
+        too_large = orders["amount"].abs() >= MAX_AMOUNT
+        if too_large.any():
+            heads_of_big = set(orders.loc[too_large, "external_id"])
+            mask = good & invoice.isin(heads_of_big).to_numpy()
+            problems.add(mask, invoice_column, chunk[invoice_column], "invoice total too large")
+            orders = orders[~too_large]
+        orders = orders.astype({"external_id": "str", "customer_id": "str"})
+        return Prepared(
+            skipped=skipped,
+            rejected=int(problems.bad.sum()),
+            errors=problems.frame(),
+            orders=orders,
+            customers=_customers(lines_frame, orders),
+        )
+
+    def _check(self, problems: Problems, chunk: pd.DataFrame, lines: np.ndarray, invoice: pd.Series,
+               run: np.ndarray) -> Cleaned:
+        """Clean the lines; reject lines that are bad, and every line of an invoice that has
+        a bad line or whose lines are not next to each other."""
+        plan, invoice_column = self.plan, self.plan.fields["external_id"]
         no_invoice = (invoice == "").to_numpy()
         problems.add(no_invoice, invoice_column, chunk[invoice_column], "missing invoice number")
         cleaned = clean_columns(problems, chunk, plan, ONLINE_RETAIL_FIELDS, self.ctx)
@@ -74,52 +111,35 @@ class OnlineRetailRows:
             + "); the lines of one invoice must be next to each other"
         ).to_numpy(dtype=object)
         problems.add((earlier.to_numpy() > 0) & ~problems.bad, invoice_column, chunk[invoice_column], reason)
+        return cleaned
 
-        good = ~problems.bad
-        line_total = cleaned["quantity"] * cleaned["unit_price"]
-        lines_frame = pd.DataFrame(
-            {
-                "run": run[good],
-                "external_id": invoice[good].to_numpy(dtype=object),
-                "customer_id": cleaned["customer_id"][good].to_numpy(dtype=object),
-                "ordered_at": cleaned["ordered_at"][good],
-                "line_total": line_total[good],
-                "quantity": cleaned["quantity"][good],
-                "country": (cleaned["country"][good].to_numpy(dtype=object) if "country" in cleaned
-                            else np.full(int(good.sum()), "", dtype=object)),
-            }
-        )
-        grouped = lines_frame.groupby("run", sort=False)
-        orders = grouped.agg(
-            external_id=("external_id", "first"),
-            customer_id=("customer_id", "first"),
-            ordered_at=("ordered_at", "first"),
-            amount=("line_total", "sum"),
-            quantity=("quantity", "sum"),
-            lines=("run", "size"),
-        ).reset_index(drop=True)
-        orders["amount"] = orders["amount"].round(2)
-        orders["quantity"] = orders["quantity"].astype(np.int64)
-        # Cancellations are invoices numbered C536379, with negative quantities.
-        orders["is_return"] = orders["external_id"].astype(str).str.upper().str.startswith("C").to_numpy(dtype=bool)
-        orders["attributes"] = '{"lines":' + orders.pop("lines").astype(str) + "}"
-        too_large = orders["amount"].abs() >= MAX_AMOUNT
-        if too_large.any():
-            heads_of_big = set(orders.loc[too_large, "external_id"])
-            mask = good & invoice.isin(heads_of_big).to_numpy()
-            problems.add(mask, invoice_column, chunk[invoice_column], "invoice total too large")
-            orders = orders[~too_large]
-        orders = orders.astype({"external_id": "str", "customer_id": "str"})
 
-        with_country = lines_frame[lines_frame["country"] != ""]
-        countries = with_country.drop_duplicates("customer_id", keep="last")[["customer_id", "country"]]
-        countries = countries.rename(columns={"customer_id": "external_id"}).astype("str")
-        others = pd.DataFrame({"external_id": orders["customer_id"].unique()})
-        others = others[~others["external_id"].isin(countries["external_id"])]
-        return Prepared(
-            skipped=skipped,
-            rejected=int(problems.bad.sum()),
-            errors=problems.frame(),
-            orders=orders,
-            customers=[(countries, ("country",)), (others, ())],
-        )
+def _orders(lines_frame: pd.DataFrame) -> pd.DataFrame:
+    """One order per run of lines of the same invoice: the first line's invoice number,
+    customer and date, the lines' total amount and quantity."""
+    grouped = lines_frame.groupby("run", sort=False)
+    orders = grouped.agg(
+        external_id=("external_id", "first"),
+        customer_id=("customer_id", "first"),
+        ordered_at=("ordered_at", "first"),
+        amount=("line_total", "sum"),
+        quantity=("quantity", "sum"),
+        lines=("run", "size"),
+    ).reset_index(drop=True)
+    orders["amount"] = orders["amount"].round(2)
+    orders["quantity"] = orders["quantity"].astype(np.int64)
+    # Cancellations are invoices numbered C536379, with negative quantities.
+    orders["is_return"] = orders["external_id"].astype(str).str.upper().str.startswith("C").to_numpy(dtype=bool)
+    orders["attributes"] = '{"lines":' + orders.pop("lines").astype(str) + "}"
+    return orders
+
+
+def _customers(lines_frame: pd.DataFrame, orders: pd.DataFrame) -> list[tuple[pd.DataFrame, tuple[str, ...]]]:
+    """The customers to upsert: with the country of their last line that has one (which
+    updates a known customer's country), and the others, created if new."""
+    with_country = lines_frame[lines_frame["country"] != ""]
+    countries = with_country.drop_duplicates("customer_id", keep="last")[["customer_id", "country"]]
+    countries = countries.rename(columns={"customer_id": "external_id"}).astype("str")
+    others = pd.DataFrame({"external_id": orders["customer_id"].unique()})
+    others = others[~others["external_id"].isin(countries["external_id"])]
+    return [(countries, ("country",)), (others, ())]
