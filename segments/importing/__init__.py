@@ -14,8 +14,9 @@ What other code may use is named here. The modules, in the order a chunk meets t
 - services: import_customers and import_orders, which run all that and return a report;
   jobs: the same for a file uploaded in admin, run by a task.
 
-Everything up to and including formats/ (report, fields, reading, cleaning, attributes,
-keys, preparing, formats, pipeline) is pandas and NumPy only: no Django.
+report, fields, reading, cleaning, attributes, keys, preparing, formats/ and pipeline
+import nothing from Django (settings reach them as arguments: cleaning.Context, chunk_rows);
+writing, first_load, services and jobs are where the database is.
 """
 
 from segments.importing.fields import (
