@@ -1,10 +1,16 @@
-"""Bulk writes: rows go into a temporary table in one round trip, then one INSERT ... SELECT
-... ON CONFLICT statement upserts them all.
+"""Bulk writes from pandas: append rows with COPY, or upsert them in one statement.
 
-PostgreSQL loads the temporary table with COPY (psycopg 3's ``cursor.copy()``); other
-databases (SQLite, the embedded default) with executemany. Nothing here knows about
-customers or orders: callers name the table, the conflict key and the columns, so the
-import and the segmentation (memberships) share the same code.
+Nothing here knows about customers or orders: callers name the table, the columns and, for
+an upsert, the conflict key. The import, the segmentation's memberships and anything else
+that writes many rows at once share it.
+
+- ``copy_rows`` appends rows to a table. On PostgreSQL a DataFrame goes as binary COPY,
+  encoded by pgpq from Arrow columns; when a column's type has no Arrow counterpart here
+  (uuid, say) the frame goes as COPY text instead, and rows given as tuples are written
+  through psycopg's ``copy.write_row``. On SQLite (the embedded default): executemany.
+- ``upsert_rows`` copies the rows into a temporary table that way, then one INSERT ...
+  SELECT ... ON CONFLICT statement inserts the new rows and updates the changed ones
+  (unchanged rows are not written) and counts created, updated and unchanged.
 
 Rows are a pandas DataFrame whose columns are the target's column names. Values may be
 str, bool, int, float (NaN is NULL), or datetime64 (aware, or naive meaning UTC).
@@ -46,10 +52,6 @@ class UpsertResult:
     created: int
     updated: int
     unchanged: int
-
-    @property
-    def rows(self) -> int:
-        return self.created + self.updated + self.unchanged
 
 
 def copy_rows(cursor, table: str, columns: Sequence[str], rows: pd.DataFrame | Iterable[Sequence]) -> int:

@@ -48,3 +48,20 @@ def pytest_runtest_setup(item):
 @pytest.fixture
 def redis_url():
     return REDIS_URL
+
+
+@pytest.fixture
+def copy_statements(monkeypatch):
+    """The COPY statements psycopg is given during the test (PostgreSQL only)."""
+    from django.db import connection
+
+    statements = []
+    with connection.cursor() as cursor:
+        original = type(cursor.cursor).copy
+
+    def spy(self, statement, *args, **kwargs):
+        statements.append(str(statement))
+        return original(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(type(cursor.cursor), "copy", spy)
+    return statements

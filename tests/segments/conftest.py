@@ -10,23 +10,6 @@ from segments.models import Customer, Membership, Order
 NOW = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def copy_statements(monkeypatch):
-    """The COPY statements psycopg is given during the test (PostgreSQL only)."""
-    from django.db import connection
-
-    statements = []
-    with connection.cursor() as cursor:
-        original = type(cursor.cursor).copy
-
-    def spy(self, statement, *args, **kwargs):
-        statements.append(str(statement))
-        return original(self, statement, *args, **kwargs)
-
-    monkeypatch.setattr(type(cursor.cursor), "copy", spy)
-    return statements
-
-
 def make_shop(*, groups=None, seed=0, prefix="C"):
     """A small shop with three behaviour groups whose RFM profiles are far apart.
 

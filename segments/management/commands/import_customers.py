@@ -1,12 +1,9 @@
 """manage.py import_customers FILE [--map field=Column ...] [--encoding E] [--dry-run] [--json]"""
 
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from segments.importing import CUSTOMER_FIELDS, ImportFileError, import_customers, parse_mapping
-
-MAX_ERRORS_SHOWN = 20
+from segments.management.output import import_failure, print_import_report
 
 
 class Command(BaseCommand):
@@ -30,19 +27,5 @@ class Command(BaseCommand):
         try:
             report = import_customers(source=file, mapping=parse_mapping(map), encoding=encoding, dry_run=dry_run)
         except ImportFileError as exc:
-            raise CommandError(_failure(exc)) from exc
-        _print(self, report, as_json=json)
-
-
-def _failure(exc: ImportFileError) -> str:
-    if exc.report is None:
-        return str(exc)
-    return f"{exc} (before that, {exc.report.rows:,} rows were read and their chunks imported)"
-
-
-def _print(command, report, *, as_json: bool) -> None:
-    if as_json:
-        command.stdout.write(json.dumps(report.as_dict(), indent=2, default=str))
-        return
-    for line in report.summary_lines(max_errors=MAX_ERRORS_SHOWN):
-        command.stdout.write(line)
+            raise CommandError(import_failure(exc)) from exc
+        print_import_report(self, report, as_json=json)

@@ -4,7 +4,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from segments.importing import FORMATS, ORDER_FIELDS, ImportFileError, import_orders, parse_mapping
-from segments.management.commands.import_customers import _failure, _print
+from segments.management.output import import_failure, print_import_report
 
 
 class Command(BaseCommand):
@@ -40,5 +40,5 @@ class Command(BaseCommand):
                 dry_run=dry_run,
             )
         except ImportFileError as exc:
-            raise CommandError(_failure(exc)) from exc
-        _print(self, report, as_json=json)
+            raise CommandError(import_failure(exc)) from exc
+        print_import_report(self, report, as_json=json)

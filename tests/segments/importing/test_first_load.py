@@ -11,6 +11,8 @@ from segcampaign import bulk, jobs
 from segments.importing import ImportFileError, import_orders
 from segments.models import Customer, Order
 
+from .conftest import FIXTURES
+
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 HEADER = "order_id,customer_id,ordered_at,amount,quantity,coupon_code\n"
@@ -139,9 +141,7 @@ def test_duplicate_order_ids_in_a_first_import_are_rejected_not_loaded(tmp_path,
 
 
 def test_online_retail_first_import_sets_the_customers_country(small_chunks):
-    from pathlib import Path
-
-    report = import_orders(source=Path(__file__).parent / "fixtures" / "online_retail.csv", format="online-retail")
+    report = import_orders(source=FIXTURES / "online_retail.csv", format="online-retail")
 
     assert report.first_load and report.created > 0
     assert Customer.objects.exclude(country="").exists()

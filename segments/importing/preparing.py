@@ -1,0 +1,114 @@
+"""What every row preparer (formats/) shares: run the cleaners over the planned columns,
+collect rejected rows with their line, column, value and reason, and hand the writer a
+Prepared chunk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from segments.importing.cleaning import CLEANERS, Context, as_text
+from segments.importing.fields import ColumnPlan
+from segments.importing.keys import FirstSeen
+
+
+class Problems:
+    """Rejected rows of one chunk, with a line, column, value and reason each."""
+
+    def __init__(self, lines: np.ndarray):
+        self.lines = lines
+        self.bad = np.zeros(len(lines), dtype=bool)
+        self._parts: list[pd.DataFrame] = []
+
+    def add(self, mask, column: str, raw: pd.Series, reason) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        self.bad |= mask
+        self._parts.append(
+            pd.DataFrame(
+                {
+                    "line": self.lines[mask],
+                    "column": column,
+                    "value": as_text(raw[mask]).to_numpy(dtype=object),
+                    "reason": reason if isinstance(reason, str) else np.asarray(reason, dtype=object)[mask],
+                }
+            )
+        )
+
+    def frame(self) -> pd.DataFrame:
+        if not self._parts:
+            return pd.DataFrame({"line": [], "column": [], "value": [], "reason": []})
+        return pd.concat(self._parts, ignore_index=True).sort_values("line", kind="stable")
+
+
+def _earlier_reason(what: str, earlier: np.ndarray) -> np.ndarray | str:
+    if not (earlier > 0).any():
+        return ""  # nothing to report: skip building a million strings
+    return np.char.add(f"duplicate {what}: already on line ", earlier.astype(str)).astype(object)
+
+
+@dataclass
+class Prepared:
+    """One chunk, prepared: the rows to write, and what was rejected or skipped."""
+
+    rows: int = 0  # non-blank file rows read for this chunk
+    skipped: int = 0
+    rejected: int = 0
+    errors: pd.DataFrame | None = None
+    # (rows, columns to update on conflict: None = all, () = insert only)
+    customers: list[tuple[pd.DataFrame, tuple[str, ...] | None]] = field(default_factory=list)
+    orders: pd.DataFrame | None = None
+    seconds: float = 0.0
+
+
+class RowPreparer(Protocol):
+    """A file shape's preparer (see formats/): made once per import, given the chunks in order."""
+
+    def prepare(self, chunk: pd.DataFrame, lines: np.ndarray, final: bool) -> Prepared:
+        """The chunk's rows to write and its rejected rows. ``lines`` are the rows' line
+        numbers in the file; ``final`` is True for the last chunk (a preparer may hold rows
+        back for the next chunk until then)."""
+
+
+class Cleaned(dict):
+    """Clean values per field; ``bad[field]`` marks the rows that field rejected."""
+
+    def __init__(self):
+        super().__init__()
+        self.bad: dict[str, np.ndarray] = {}
+
+
+def clean_columns(problems: Problems, chunk: pd.DataFrame, plan: ColumnPlan, fields, ctx: Context) -> Cleaned:
+    """Every planned field through its cleaner; invalid cells are added to ``problems``."""
+    cleaned = Cleaned()
+    for name, column in plan.fields.items():
+        spec = fields[name]
+        values, bad, reason = CLEANERS[spec.kind](chunk[column], spec, ctx, column)
+        problems.add(bad, column, chunk[column], reason)
+        cleaned[name], cleaned.bad[name] = values, np.asarray(bad, dtype=bool)
+    return cleaned
+
+
+def require(problems, chunk, plan, cleaned: Cleaned, name, what):
+    """Reject rows whose required field is empty (and not already rejected as invalid)."""
+    values = cleaned[name]
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype):
+        empty = (values == "").to_numpy(dtype=bool)
+    else:
+        empty = np.asarray(pd.isna(values), dtype=bool)
+    empty = empty & ~cleaned.bad[name]
+    column = plan.fields[name]
+    problems.add(empty, column, chunk[column], f"missing {what}")
+    return empty
+
+
+def require_unique_id(problems, chunk, plan, cleaned: Cleaned, seen: FirstSeen, lines: np.ndarray, what: str):
+    """Reject rows without an external_id, and rows whose external_id an earlier line has."""
+    missing = require(problems, chunk, plan, cleaned, "external_id", what)
+    earlier = seen.earlier_lines(cleaned["external_id"], lines, ~missing)
+    column = plan.fields["external_id"]
+    problems.add(earlier > 0, column, chunk[column], _earlier_reason(what, earlier))

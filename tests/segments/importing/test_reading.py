@@ -1,0 +1,126 @@
+"""Reading a source into chunks: encodings, separators, file objects, typed DataFrames, and
+Arrow's reader giving the same chunks as pandas'."""
+
+import datetime as dt
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segments.importing import ImportFileError, import_customers, import_orders
+from segments.importing.reading import open_source
+from segments.models import Customer, Order
+
+from .conftest import UTC, write
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "encoding, expected",
+    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("cp1252", "cp1252")],
+)
+def test_it_reads_utf8_utf8_with_bom_and_windows_1252(tmp_path, encoding, expected):
+    path = write(tmp_path, "customer_id,first_name,city\n1,Zoë,Café\n", encoding=encoding)
+
+    report = import_customers(source=path)
+
+    assert report.encoding == expected
+    customer = Customer.objects.get()
+    assert (customer.external_id, customer.first_name, customer.attributes) == ("1", "Zoë", {"city": "Café"})
+
+
+def test_an_explicit_encoding_overrides_the_guess(tmp_path):
+    # "CafÃ©" saved as cp1252 is also valid UTF-8 (for "Café"): only the caller knows which.
+    path = write(tmp_path, "customer_id,first_name\n1,CafÃ©\n", encoding="cp1252")
+
+    import_customers(source=path)
+    assert Customer.objects.get().first_name == "Café"
+
+    report = import_customers(source=path, encoding="cp1252")
+    assert report.encoding == "cp1252"
+    assert Customer.objects.get().first_name == "CafÃ©"
+
+
+def test_a_wrong_explicit_encoding_is_a_clear_error(tmp_path):
+    path = write(tmp_path, "customer_id,first_name\n1,Zoë\n", encoding="cp1252")
+
+    with pytest.raises(ImportFileError, match="not valid utf-8 text"):
+        import_customers(source=path, encoding="utf-8")
+
+
+def test_a_binary_file_object_and_a_semicolon_separated_file_import(tmp_path):
+    stream = io.BytesIO("customer_id;first_name\n1;Zoë\n".encode("cp1252"))
+
+    report = import_customers(source=stream)
+
+    assert report.encoding == "cp1252"
+    assert Customer.objects.get().first_name == "Zoë"
+
+
+def test_typed_frames_import_like_their_csv(settings):
+    settings.IMPORT_CHUNK_ROWS = 2
+    customers = pd.DataFrame(
+        {
+            "external_id": pd.array(["a", "b", "c"], dtype="str"),
+            "email": pd.array(["A@x.io", "", "c@x.io"], dtype="str"),
+            "email_consent": np.array([True, False, True]),
+            "email_consent_at": pd.to_datetime(["2024-01-01T10:00", None, "2024-01-02T10:00"], utc=True),
+            "complains": np.array([0, 3, 1], dtype=np.int64),
+            "score": np.array([1.0, 2.5, np.nan]),
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "external_id": ["o1", "o2"],
+            "customer_id": ["a", "z"],
+            "ordered_at": pd.to_datetime(["2024-02-01T12:00", "2024-02-02T12:00"], utc=True),
+            "amount": np.array([10.0, -2.5]),
+            "quantity": np.array([1, 1], dtype=np.int64),
+            "is_return": np.array([False, True]),
+        }
+    )
+
+    customer_report = import_customers(source=[customers.iloc[:2], customers.iloc[2:]])
+    order_report = import_orders(source=iter([orders]))
+
+    assert (customer_report.created, customer_report.rejected) == (3, 0)
+    a = Customer.objects.get(external_id="a")
+    assert (a.email, a.email_consent, a.email_consent_at) == ("a@x.io", True, dt.datetime(2024, 1, 1, 10, tzinfo=UTC))
+    assert a.attributes == {"complains": 0, "score": 1}
+    assert Customer.objects.get(external_id="c").attributes == {"complains": 1}
+    assert Customer.objects.get(external_id="b").email_consent_at is None
+    assert (order_report.created, order_report.customers_created) == (2, 1)
+    assert Order.objects.get(external_id="o2").is_return is True
+
+
+def _chunks_or_error(source):
+    opened = open_source(source, encoding=None, chunk_rows=40_000)
+    frames = []
+    try:
+        for chunk in opened.chunks:
+            frames.append(chunk)
+    except ImportFileError as exc:
+        return frames, str(exc)
+    finally:
+        opened.close()
+    return frames, None
+
+
+@pytest.mark.parametrize("tail", [
+    "",  # Arrow reads the whole file
+    "X,1\n\nY,2,2024-01-02,1\n",  # a short row and a blank line after Arrow's first block: pandas takes over
+    "Z,1,2024-01-01,1,extra\n",  # a row too long: pandas reports it, after the chunks before it
+])
+def test_a_file_reads_into_the_same_chunks_from_a_path_as_from_a_stream(tmp_path, tail):
+    body = "".join(f"O{i},C{i % 97},2024-01-01 10:00,{i}.5\n" for i in range(150_000))  # 5 MB
+    path = write(tmp_path, "order_id,customer_id,ordered_at,amount\n" + body + tail)
+
+    from_path, path_error = _chunks_or_error(path)
+    from_stream, stream_error = _chunks_or_error(io.BytesIO(path.read_bytes()))
+
+    assert path_error == stream_error and (path_error is None) == (tail != "Z,1,2024-01-01,1,extra\n")
+    assert len(from_path) == len(from_stream) >= 3
+    for ours, pandas_own in zip(from_path, from_stream):
+        pd.testing.assert_frame_equal(ours, pandas_own, check_exact=True)
