@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy.spatial import KDTree
 from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.mixture import GaussianMixture
@@ -19,7 +18,6 @@ from threadpoolctl import threadpool_limits
 from .algorithms import ALGORITHMS, NEEDS_K
 from .errors import ClusteringError
 from .matrix import CHUNK_ROWS, assign, check_matrix, label_means, label_sums, within_ss
-from .rfm import RFM_SEGMENTS
 from .sampling import hash_batches, row_hashes, sample_positions
 
 
@@ -40,7 +38,7 @@ _OPTIONS = {
     "gmm": {"covariance_type", "gmm_sample", "n_init", "max_iter"},
     "agglomerative": {"agglomerative_sample", "linkage"},
     "hdbscan": {"hdbscan_sample", "min_cluster_size", "min_samples"},
-    "rfm": {"names"},
+    "rfm": set(),
 }
 
 # MiniBatch k-means, measured on 1M x 5 long-tailed RFM-like rows, 2 cores, sklearn 1.9:
@@ -81,8 +79,7 @@ def fit(
     - hdbscan: HDBSCAN on a sample (hdbscan_sample, default 10,000; min_cluster_size default 1% of
       it), other rows take the label of their nearest sample row; noise is label -1 and its mean is
       the last centroid row (noise=True). k is not used: HDBSCAN finds the number itself.
-    - rfm: no fitting; names=rfm_segments(...) per row become the labels, so the rule-based
-      segments get centroids and metrics like the others (params["names"][label] is the name).
+    - rfm is a rule, not fitted: rfm_segments gives each customer its segment.
 
     Same X (in any row order) and seed give the same partition and labels.
 
@@ -98,6 +95,8 @@ def fit(
 def _fit(X, *, algorithm, k, seed, sample_size, threads, **options) -> ClusterResult:
     if algorithm not in ALGORITHMS:
         raise ClusteringError(f"unknown algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
+    if algorithm == "rfm":
+        raise ClusteringError("rfm is a rule, not fitted: rfm_segments(r_score, f_score, m_score) names each customer")
     unknown = set(options) - _OPTIONS[algorithm]
     if unknown:
         raise ClusteringError(
@@ -192,18 +191,6 @@ def _fit(X, *, algorithm, k, seed, sample_size, threads, **options) -> ClusterRe
         raw[sampled] = sample_labels
         params = {"k_requested": k, "seed": seed, "threads": threads, "sample_size": size, "min_cluster_size": min_cluster_size,
                   "min_samples": min_samples}
-    else:
-        names = options.get("names")
-        if names is None or len(names) != n:
-            raise ClusteringError("rfm needs names=rfm_segments(r, f, m), one name per row of X")
-        names = np.asarray(names, dtype=object)
-        raw = pd.Index(RFM_SEGMENTS, dtype=object).get_indexer(names).astype(np.int64)
-        if (raw < 0).any():
-            raise ClusteringError(f"unknown RFM segment name {names[raw < 0][0]!r}")
-        result = _finish(X, raw, algorithm=algorithm, params={"seed": seed, "threads": threads})
-        labels, first_rows = np.unique(result.labels, return_index=True)
-        result.params["names"] = {int(label): str(names[row]) for label, row in zip(labels, first_rows)}
-        return result
     return _finish(X, raw, algorithm=algorithm, params=params)
 
 

@@ -65,15 +65,9 @@ def test_the_same_customers_in_any_order_get_the_same_segments(algorithm):
     np.testing.assert_array_equal(first.labels[shuffle], shuffled.labels)
 
 
-def test_rfm_names_become_labels_with_centroids():
-    X, _ = blobs(n=300, centres=3, seed=8)
-    names = np.array(["Champions"] * 60 + ["Lost"] * 200 + ["New"] * 40, dtype=object)
-
-    result = clustering.fit(X, algorithm="rfm", names=names)
-
-    assert result.params["names"] == {0: "Lost", 1: "Champions", 2: "New"}
-    np.testing.assert_array_equal(result.labels, [1] * 60 + [0] * 200 + [2] * 40)
-    np.testing.assert_allclose(result.centroids[1], X[:60].mean(axis=0))
+def test_fit_sends_the_rule_based_rfm_to_rfm_segments():
+    with pytest.raises(ClusteringError, match="rfm is a rule, not fitted: rfm_segments"):
+        clustering.fit(np.zeros((10, 2)), algorithm="rfm")
 
 
 def test_fit_needs_k_for_k_algorithms():
