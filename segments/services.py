@@ -42,7 +42,7 @@ DEFAULT_PARAMS = {
 }
 # Algorithms that describe a segment by a centroid, so new customers can be placed by an
 # incremental run without refitting.
-CENTROID_ALGORITHMS = {Algorithm.KMEANS, Algorithm.MINIBATCH, Algorithm.GMM, Algorithm.AGGLOMERATIVE}
+CENTROID_ALGORITHMS = {name for name, spec in clustering.ALGORITHMS.items() if spec.has_centroids}
 # A run still "running" after this long is taken to have died with its worker.
 STALE_RUN_AFTER = dt.timedelta(hours=3)
 NO_PREVIOUS_SEGMENT = "(new)"

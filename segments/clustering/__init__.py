@@ -20,7 +20,7 @@ from importlib import import_module
 _MODULE_OF = {
     "ClusteringError": "errors",
     "ALGORITHMS": "algorithms",
-    "NEEDS_K": "algorithms",
+    "AlgorithmSpec": "algorithms",
     "Preprocessed": "preprocessing",
     "preprocess": "preprocessing",
     "transform": "preprocessing",

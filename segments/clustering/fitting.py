@@ -15,7 +15,7 @@ from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchK
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from .algorithms import ALGORITHMS, NEEDS_K
+from .algorithms import ALGORITHMS
 from .errors import ClusteringError
 from .matrix import CHUNK_ROWS, assign, check_matrix, label_means, label_sums, within_ss
 from .sampling import hash_batches, row_hashes, sample_positions
@@ -30,30 +30,6 @@ class ClusterResult:
     params: dict
     inertia: float | None
     noise: bool = False
-
-
-_OPTIONS = {
-    "kmeans": {"n_init", "max_iter"},
-    "minibatch": {"n_init", "batch_size", "epochs"},
-    "gmm": {"covariance_type", "gmm_sample", "n_init", "max_iter"},
-    "agglomerative": {"agglomerative_sample", "linkage"},
-    "hdbscan": {"hdbscan_sample", "min_cluster_size", "min_samples"},
-    "rfm": set(),
-}
-
-# MiniBatch k-means, measured on 1M x 5 long-tailed RFM-like rows, 2 cores, sklearn 1.9:
-#   KMeans(n_init=1) on all rows                  1.1 s (K=4)   1.2-2.0 s (K=8)
-#   KMeans(n_init=4) on all rows                  2.6-2.9 s (K=2), 6.5 s (K=8)
-#   MiniBatchKMeans.fit, batch 1,024 (default)    0.1 s but inertia 4.8% worse (K=4, stops early),
-#                                                 12.9 s (K=8), 70-98 s (K=2)
-#   MiniBatchKMeans.fit, batch 8,192 / 100,000    3.3 s / 2.3 s (K=4), 15.0 s / 4.9 s (K=8)
-#   k-means++ on a 50k sample + 1 pass of partial_fit in batches of 16,384: 0.27-0.34 s for the
-#   pass (K=4..8), inertia within 0.01% of full k-means; the whole fit 0.5-0.7 s.
-# MiniBatchKMeans.fit draws every batch with choice(n, p=weights), which costs O(n) per step, so
-# no batch size makes it beat k-means on a million rows. Feeding partial_fit ourselves avoids it.
-# Against our "kmeans" (seeded on the same sample, then 4-9 Lloyd passes over all rows: 0.4-0.8 s)
-# one pass of batches saves 0.1-0.5 s; the larger K, the more Lloyd passes it saves.
-_MINIBATCH_SIZE = 16_384
 
 
 def fit(
@@ -72,7 +48,8 @@ def fit(
       Lloyd iterations on all rows from the best sample centroids (a few iterations: the restarts
       are where the time goes, and they need no more than a sample to find the basin).
     - minibatch: the same seeding, then one pass (epochs) of MiniBatchKMeans.partial_fit over all
-      rows in batches of 16,384 (see the measurements above), rows assigned to the nearest centroid.
+      rows in batches of 16,384 (see the measurements in algorithms.py), rows assigned to the nearest
+      centroid.
     - gmm: GaussianMixture on a sample (gmm_sample, default 20,000), every row predicted.
     - agglomerative: Ward on a sample (agglomerative_sample, default 5,000: Ward is O(n^2) in
       memory and time), other rows assigned to the nearest sample-cluster centroid.
@@ -93,105 +70,137 @@ def fit(
 
 
 def _fit(X, *, algorithm, k, seed, sample_size, threads, **options) -> ClusterResult:
-    if algorithm not in ALGORITHMS:
+    spec = ALGORITHMS.get(algorithm)
+    if spec is None:
         raise ClusteringError(f"unknown algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
-    if algorithm == "rfm":
-        raise ClusteringError("rfm is a rule, not fitted: rfm_segments(r_score, f_score, m_score) names each customer")
-    unknown = set(options) - _OPTIONS[algorithm]
+    if not spec.uses_ml:
+        raise ClusteringError(f"{algorithm} is a rule, not fitted: rfm_segments(r_score, f_score, m_score) names each customer")
+    unknown = set(options) - set(spec.options)
     if unknown:
         raise ClusteringError(
-            f"option(s) {sorted(unknown)} do not apply to {algorithm}; it takes {sorted(_OPTIONS[algorithm])}"
+            f"option(s) {sorted(unknown)} do not apply to {algorithm}; it takes {sorted(spec.options)}"
         )
     X = check_matrix(X)
     n = len(X)
-    if algorithm in NEEDS_K:
+    if spec.needs_k:
         if k is None:
             raise ClusteringError(f"{algorithm} needs k: run choose_k first to pick it")
         if k < 1:
             raise ClusteringError(f"k must be at least 1, not {k}")
         if n < k:
             raise ClusteringError(f"too few customers for K={k}: only {n} customer(s)")
-    params = {"k": k, "seed": seed, "threads": threads}
     hashes = row_hashes(X, seed)
-    positions = sample_positions(X, sample_size, seed, hashes)
-
-    if algorithm in ("kmeans", "minibatch"):
-        sample = X[positions]
-        distinct = len(np.unique(sample, axis=0))
-        if distinct < k:
-            raise ClusteringError(f"too few distinct customers for K={k}: only {distinct} different feature rows")
-        n_init = options.get("n_init", 4)
-        seeded = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=seed).fit(sample)
-        params.update(n_init=n_init, sample_size=len(sample))
-        if algorithm == "kmeans":
-            if len(sample) == n:
-                raw = np.empty(n, dtype=np.int64)
-                raw[positions] = seeded.labels_
-            else:
-                max_iter = options.get("max_iter", 300)
-                full = KMeans(n_clusters=k, init=seeded.cluster_centers_, n_init=1, max_iter=max_iter).fit(X)
-                raw = full.labels_
-                params.update(max_iter=max_iter, full_iterations=int(full.n_iter_))
-        else:
-            batch_size = options.get("batch_size", _MINIBATCH_SIZE)
-            epochs = options.get("epochs", 1)
-            model = MiniBatchKMeans(
-                n_clusters=k, init=seeded.cluster_centers_, n_init=1, batch_size=batch_size, random_state=seed,
-                compute_labels=False,
-            )
-            for _ in range(epochs):
-                for rows in hash_batches(hashes, batch_size):
-                    model.partial_fit(X[rows])
-            raw = assign(X, model.cluster_centers_)
-            params.update(batch_size=batch_size, epochs=epochs)
-    elif algorithm == "gmm":
-        size = min(len(positions), options.get("gmm_sample", 20_000))
-        covariance_type = options.get("covariance_type", "full")
-        n_init = options.get("n_init", 1)
-        max_iter = options.get("max_iter", 100)
-        sample = X[positions[:size]]
-        # GMM's many small matrix products run 3x slower with two BLAS threads than with one
-        # (3.1 s against 10.6 s for 20k x 5, K=8 on 2 cores): the threads fight over tiny blocks.
-        with threadpool_limits(limits=1, user_api="blas"):  # even when threads > 1
-            model = GaussianMixture(
-                n_components=k, covariance_type=covariance_type, n_init=n_init, max_iter=max_iter, random_state=seed
-            ).fit(sample)
-            raw = np.concatenate([model.predict(X[s : s + CHUNK_ROWS * 4]) for s in range(0, n, CHUNK_ROWS * 4)])
-        params.update(
-            sample_size=size, covariance_type=covariance_type, n_init=n_init, max_iter=max_iter,
-            converged=bool(model.converged_),
-        )
-    elif algorithm == "agglomerative":
-        size = min(len(positions), options.get("agglomerative_sample", 5_000))
-        linkage = options.get("linkage", "ward")
-        sampled = positions[:size]
-        if size < k:
-            raise ClusteringError(f"agglomerative_sample ({size}) is smaller than K={k}")
-        sample_labels = AgglomerativeClustering(n_clusters=k, linkage=linkage).fit_predict(X[sampled])
-        raw = assign(X, label_means(X[sampled], sample_labels, k))
-        raw[sampled] = sample_labels
-        params.update(sample_size=size, linkage=linkage)
-    elif algorithm == "hdbscan":
-        size = min(len(positions), options.get("hdbscan_sample", 10_000))
-        min_cluster_size = options.get("min_cluster_size", max(5, round(size * 0.01)))
-        min_samples = options.get("min_samples")
-        if size < 2 or size < min_cluster_size:
-            raise ClusteringError(f"too few customers for HDBSCAN: {size}, with min_cluster_size={min_cluster_size}")
-        sampled = positions[:size]
-        sample = X[sampled]
-        sample_labels = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, copy=True).fit_predict(sample)
-        if (sample_labels < 0).all():
-            raise ClusteringError(
-                f"HDBSCAN found only noise in {size} customers: try a smaller min_cluster_size (was {min_cluster_size})"
-            )
-        # scipy's KDTree answers a million 1-NN queries 4x faster than sklearn's NearestNeighbors
-        # (1.4 s against 5.3 s for 1M against 10k rows in 5 dimensions on 2 cores): same exact answer.
-        _, nearest = KDTree(sample).query(X, k=1, workers=-1)
-        raw = sample_labels[nearest].astype(np.int64)
-        raw[sampled] = sample_labels
-        params = {"k_requested": k, "seed": seed, "threads": threads, "sample_size": size, "min_cluster_size": min_cluster_size,
-                  "min_samples": min_samples}
+    rows = _Rows(X=X, hashes=hashes, sample=sample_positions(X, sample_size, seed, hashes))
+    raw, details = _FITTERS[algorithm](rows, k=k, seed=seed, **{**spec.options, **options})
+    # An algorithm that finds the number of segments itself only records the K it was offered.
+    params = {"k" if spec.needs_k else "k_requested": k, "seed": seed, "threads": threads, **details}
     return _finish(X, raw, algorithm=algorithm, params=params)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    X: np.ndarray
+    hashes: np.ndarray  # row_hashes(X, seed): what makes samples and batches ignore row order
+    sample: np.ndarray  # positions of up to sample_size rows, in hash order
+
+
+def _seed_centroids(rows: _Rows, *, k: int, seed: int, n_init: int) -> tuple[KMeans, dict]:
+    """k-means++ with n_init restarts on the sample: where kmeans and minibatch start from."""
+    sample = rows.X[rows.sample]
+    distinct = len(np.unique(sample, axis=0))
+    if distinct < k:
+        raise ClusteringError(f"too few distinct customers for K={k}: only {distinct} different feature rows")
+    seeded = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=seed).fit(sample)
+    return seeded, {"n_init": n_init, "sample_size": len(sample)}
+
+
+def _kmeans(rows: _Rows, *, k: int, seed: int, n_init: int, max_iter: int) -> tuple[np.ndarray, dict]:
+    seeded, details = _seed_centroids(rows, k=k, seed=seed, n_init=n_init)
+    if len(rows.sample) == len(rows.X):
+        raw = np.empty(len(rows.X), dtype=np.int64)
+        raw[rows.sample] = seeded.labels_
+        return raw, details
+    full = KMeans(n_clusters=k, init=seeded.cluster_centers_, n_init=1, max_iter=max_iter).fit(rows.X)
+    return full.labels_, {**details, "max_iter": max_iter, "full_iterations": int(full.n_iter_)}
+
+
+def _minibatch(rows: _Rows, *, k: int, seed: int, n_init: int, batch_size: int, epochs: int) -> tuple[np.ndarray, dict]:
+    seeded, details = _seed_centroids(rows, k=k, seed=seed, n_init=n_init)
+    model = MiniBatchKMeans(
+        n_clusters=k, init=seeded.cluster_centers_, n_init=1, batch_size=batch_size, random_state=seed,
+        compute_labels=False,
+    )
+    for _ in range(epochs):
+        for batch in hash_batches(rows.hashes, batch_size):
+            model.partial_fit(rows.X[batch])
+    return assign(rows.X, model.cluster_centers_), {**details, "batch_size": batch_size, "epochs": epochs}
+
+
+def _gmm(
+    rows: _Rows, *, k: int, seed: int, covariance_type: str, gmm_sample: int, n_init: int, max_iter: int
+) -> tuple[np.ndarray, dict]:
+    X = rows.X
+    size = min(len(rows.sample), gmm_sample)
+    sample = X[rows.sample[:size]]
+    # GMM's many small matrix products run 3x slower with two BLAS threads than with one
+    # (3.1 s against 10.6 s for 20k x 5, K=8 on 2 cores): the threads fight over tiny blocks.
+    with threadpool_limits(limits=1, user_api="blas"):  # even when threads > 1
+        model = GaussianMixture(
+            n_components=k, covariance_type=covariance_type, n_init=n_init, max_iter=max_iter, random_state=seed
+        ).fit(sample)
+        raw = np.concatenate([model.predict(X[s : s + CHUNK_ROWS * 4]) for s in range(0, len(X), CHUNK_ROWS * 4)])
+    details = {
+        "sample_size": size, "covariance_type": covariance_type, "n_init": n_init, "max_iter": max_iter,
+        "converged": bool(model.converged_),
+    }
+    return raw, details
+
+
+def _agglomerative(
+    rows: _Rows, *, k: int, seed: int, agglomerative_sample: int, linkage: str
+) -> tuple[np.ndarray, dict]:
+    size = min(len(rows.sample), agglomerative_sample)
+    sampled = rows.sample[:size]
+    if size < k:
+        raise ClusteringError(f"agglomerative_sample ({size}) is smaller than K={k}")
+    sample_labels = AgglomerativeClustering(n_clusters=k, linkage=linkage).fit_predict(rows.X[sampled])
+    raw = assign(rows.X, label_means(rows.X[sampled], sample_labels, k))
+    raw[sampled] = sample_labels
+    return raw, {"sample_size": size, "linkage": linkage}
+
+
+def _hdbscan(
+    rows: _Rows, *, k: int | None, seed: int, hdbscan_sample: int, min_cluster_size: int | None, min_samples: int | None
+) -> tuple[np.ndarray, dict]:
+    # k and seed go unused: HDBSCAN finds the number of segments itself and draws nothing at random.
+    size = min(len(rows.sample), hdbscan_sample)
+    if min_cluster_size is None:
+        min_cluster_size = max(5, round(size * 0.01))
+    if size < 2 or size < min_cluster_size:
+        raise ClusteringError(f"too few customers for HDBSCAN: {size}, with min_cluster_size={min_cluster_size}")
+    sampled = rows.sample[:size]
+    sample = rows.X[sampled]
+    sample_labels = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, copy=True).fit_predict(sample)
+    if (sample_labels < 0).all():
+        raise ClusteringError(
+            f"HDBSCAN found only noise in {size} customers: try a smaller min_cluster_size (was {min_cluster_size})"
+        )
+    # scipy's KDTree answers a million 1-NN queries 4x faster than sklearn's NearestNeighbors
+    # (1.4 s against 5.3 s for 1M against 10k rows in 5 dimensions on 2 cores): same exact answer.
+    _, nearest = KDTree(sample).query(rows.X, k=1, workers=-1)
+    raw = sample_labels[nearest].astype(np.int64)
+    raw[sampled] = sample_labels
+    return raw, {"sample_size": size, "min_cluster_size": min_cluster_size, "min_samples": min_samples}
+
+
+# Every algorithm of the table that uses_ml, by name.
+_FITTERS = {
+    "kmeans": _kmeans,
+    "minibatch": _minibatch,
+    "gmm": _gmm,
+    "agglomerative": _agglomerative,
+    "hdbscan": _hdbscan,
+}
 
 
 def _finish(X: np.ndarray, raw: np.ndarray, *, algorithm: str, params: dict) -> ClusterResult:

@@ -12,7 +12,7 @@ from segments.clustering import ClusteringError
 from .conftest import blobs
 
 
-@pytest.mark.parametrize("algorithm", ["kmeans", "minibatch", "gmm", "agglomerative"])
+@pytest.mark.parametrize("algorithm", [name for name, spec in clustering.ALGORITHMS.items() if spec.needs_k])
 def test_every_k_algorithm_recovers_the_groups(algorithm):
     X, y = blobs(n=3_000, centres=4, seed=4)
 
@@ -52,7 +52,7 @@ def test_hdbscan_finds_the_groups_and_keeps_noise_as_its_own_segment():
     np.testing.assert_allclose(result.centroids[-1], X[result.labels == -1].mean(axis=0))
 
 
-@pytest.mark.parametrize("algorithm", ["kmeans", "minibatch", "gmm", "agglomerative", "hdbscan"])
+@pytest.mark.parametrize("algorithm", [name for name, spec in clustering.ALGORITHMS.items() if spec.uses_ml])
 def test_the_same_customers_in_any_order_get_the_same_segments(algorithm):
     X, _ = blobs(n=3_000, centres=4, seed=7, std=1.5)
     shuffle = np.random.default_rng(7).permutation(len(X))
