@@ -1,8 +1,7 @@
-"""Features in original units -> the scaled matrix the algorithms cluster, and back again for new rows."""
+"""Features in original units -> the scaled matrix the algorithms cluster; the same steps for new rows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,28 +18,19 @@ class Preprocessed:
     state: dict
 
 
-def preprocess(
-    frame: pd.DataFrame,
-    *,
-    scaler: str = "standard",
-    log1p: str | Sequence[str] = "auto",
-    categorical: Sequence[str] = (),
-) -> Preprocessed:
-    """Impute, log-transform, scale and one-hot `frame` into the matrix the algorithms cluster.
+def preprocess(frame: pd.DataFrame, *, scaler: str = "standard") -> Preprocessed:
+    """Impute, log-transform and scale the numeric columns of `frame` into the matrix the algorithms cluster.
 
     - Missing numbers take the column median (recorded in state["impute"]).
-    - log1p="auto" log-transforms numeric columns with skew > 1 (long-tailed money and counts),
-      except 0/1 columns. The transform is the signed log sign(x) * log1p(|x|): identical to log1p
-      for non-negative values, and it keeps net spend with returns (negative) on the same scale.
+    - Columns with skew > 1 (long-tailed money and counts) are log-transformed, except 0/1
+      columns. The transform is the signed log sign(x) * log1p(|x|): identical to log1p for
+      non-negative values, and it keeps net spend with returns (negative) on the same scale.
       state["log1p"] lists the columns; state["signed_log1p"] the ones that had negative values.
-      A list names the columns explicitly; () or [] turns the log off.
     - scaler="standard" centres on the mean and divides by the standard deviation (StandardScaler);
       "robust" uses the median and the interquartile range (RobustScaler). A column with the same
       value for every customer cannot be scaled: ClusteringError names it. With "robust", a column
       whose IQR is 0 but which does vary (more than half the customers bought exactly once) is
       divided by its standard deviation instead, recorded in state["scale_fallback"].
-    - `categorical` columns are one-hot encoded (0/1, not scaled) after the numeric ones, named
-      "column=value"; unknown or missing values in later rows encode as all zeros.
     """
     if scaler not in ("standard", "robust"):
         raise ClusteringError(f"unknown scaler {scaler!r}: use 'standard' or 'robust'")
@@ -48,33 +38,20 @@ def preprocess(
         raise ClusteringError("no feature columns to cluster on")
     if len(frame) == 0:
         raise ClusteringError("no customers to cluster: the feature frame is empty")
-    categorical = list(categorical)
-    missing = [name for name in categorical if name not in frame.columns]
-    if missing:
-        raise ClusteringError(f"categorical column(s) {missing} not in the features {list(frame.columns)}")
-    numeric = [name for name in frame.columns if name not in categorical]
+    columns = list(frame.columns)
 
     impute, values = {}, {}
-    for name in numeric:
+    for name in columns:
         column = _numeric_column(frame, name)
         present = column[~np.isnan(column)]
         if present.size == 0:
             raise ClusteringError(f"column {name!r} has no values: every customer is missing it")
         impute[name] = float(np.median(present))
         values[name] = np.where(np.isnan(column), impute[name], column)
-
-    if isinstance(log1p, str):
-        if log1p != "auto":
-            raise ClusteringError(f"log1p must be 'auto' or a list of column names, not {log1p!r}")
-        logged = [name for name in numeric if _is_long_tailed(values[name])]
-    else:
-        logged = list(log1p)
-        unknown = [name for name in logged if name not in numeric]
-        if unknown:
-            raise ClusteringError(f"cannot log-transform {unknown}: not numeric feature columns {numeric}")
+    logged = [name for name in columns if _is_long_tailed(values[name])]
 
     center, scale, fallback = {}, {}, {}
-    for name in numeric:
+    for name in columns:
         column = _signed_log1p(values[name]) if name in logged else values[name]
         if scaler == "standard":
             center[name], scale[name] = float(column.mean()), float(column.std())
@@ -90,12 +67,8 @@ def preprocess(
                 "so it cannot be scaled or separate segments: leave it out"
             )
 
-    categories = {name: sorted(frame[name].dropna().astype("str").unique().tolist()) for name in categorical}
     state = {
-        "version": 1,
-        "input_columns": [str(name) for name in frame.columns],
-        "numeric": numeric,
-        "categorical": categorical,
+        "columns": columns,
         "impute": impute,
         "log1p": logged,
         "signed_log1p": [name for name in logged if values[name].min() < 0],
@@ -103,40 +76,29 @@ def preprocess(
         "center": center,
         "scale": scale,
         "scale_fallback": fallback,
-        "categories": categories,
     }
-    state["columns"] = _output_columns(state)
-    return Preprocessed(X=transform(frame, state), columns=list(state["columns"]), state=state)
+    return Preprocessed(X=transform(frame, state), columns=list(columns), state=state)
 
 
 def transform(frame: pd.DataFrame, state: dict) -> np.ndarray:
-    """Apply a fitted preprocessing (Preprocessed.state, also after a JSON round trip) to rows."""
-    missing = [name for name in state["input_columns"] if name not in frame.columns]
+    """Apply a fitted preprocessing (Preprocessed.state, also after a JSON round trip) to rows.
+
+    States stored by earlier versions also hold "version", "input_columns" and "numeric" (both
+    the same list as "columns"), "categorical" (always empty) and "categories": they are ignored.
+    """
+    columns = state["columns"]
+    missing = [name for name in columns if name not in frame.columns]
     if missing:
         raise ClusteringError(f"the rows lack the column(s) {missing} this model was fitted on")
-    X = np.zeros((len(frame), len(state["columns"])), dtype=np.float64)
+    X = np.empty((len(frame), len(columns)), dtype=np.float64)
     logged = set(state["log1p"])
-    for j, name in enumerate(state["numeric"]):
+    for j, name in enumerate(columns):
         column = _numeric_column(frame, name)
         column = np.where(np.isnan(column), state["impute"][name], column)
         if name in logged:
             column = _signed_log1p(column)
         X[:, j] = (column - state["center"][name]) / state["scale"][name]
-    offset = len(state["numeric"])
-    for name in state["categorical"]:
-        known = state["categories"][name]
-        codes = pd.Index(known, dtype=object).get_indexer(frame[name].astype("str").to_numpy(dtype=object))
-        rows = np.flatnonzero(codes >= 0)
-        X[rows, offset + codes[rows]] = 1.0
-        offset += len(known)
     return X
-
-
-def _output_columns(state: dict) -> list[str]:
-    columns = list(state["numeric"])
-    for name in state["categorical"]:
-        columns.extend(f"{name}={value}" for value in state["categories"][name])
-    return columns
 
 
 def _numeric_column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -146,7 +108,7 @@ def _numeric_column(frame: pd.DataFrame, name: str) -> np.ndarray:
     if not pd.api.types.is_numeric_dtype(series.dtype):
         example = series.dropna().iloc[0] if series.notna().any() else None
         raise ClusteringError(
-            f"column {name!r} is not numeric (e.g. {example!r}): pass it in categorical=[...] or leave it out"
+            f"column {name!r} is not numeric (e.g. {example!r}): leave it out"
         )
     column = series.to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isinf(column).any():
