@@ -172,7 +172,6 @@ def _agglomerative(
 def _hdbscan(
     rows: _Rows, *, k: int | None, seed: int, hdbscan_sample: int, min_cluster_size: int | None, min_samples: int | None
 ) -> tuple[np.ndarray, dict]:
-    # k and seed go unused: HDBSCAN finds the number of segments itself and draws nothing at random.
     size = min(len(rows.sample), hdbscan_sample)
     if min_cluster_size is None:
         min_cluster_size = max(5, round(size * 0.01))
@@ -193,7 +192,9 @@ def _hdbscan(
     return raw, {"sample_size": size, "min_cluster_size": min_cluster_size, "min_samples": min_samples}
 
 
-# Every algorithm of the table that uses_ml, by name.
+# Every algorithm of the table that uses_ml, by name. Each takes the rows, k and seed, used or not
+# (Ward and HDBSCAN draw nothing at random; HDBSCAN finds the number of segments itself), and its
+# options from the table; it returns the raw labels and what to record in params.
 _FITTERS = {
     "kmeans": _kmeans,
     "minibatch": _minibatch,

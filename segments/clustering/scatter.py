@@ -5,22 +5,20 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA
 
-from .errors import ClusteringError
 from .matrix import check_labels, check_matrix
 from .sampling import sample_positions
 
 
-def projection(
-    X: np.ndarray, labels: np.ndarray, *, n_components: int = 3, sample_size: int = 5_000, seed: int = 0
-) -> dict:
+_AXES = ("x", "y", "z")
+
+
+def projection(X: np.ndarray, labels: np.ndarray, *, sample_size: int = 5_000, seed: int = 0) -> dict:
     """PCA coordinates of a stratified sample for the admin scatter plot, rounded for JSON.
 
     Each label gets its share of sample_size but at least 50 points (or all it has), so a small
-    segment still shows. Keys: x, y, z (as many as n_components), labels, index (row positions in
-    X), explained_variance. Components the data cannot have (fewer features) are zeros.
+    segment still shows. Keys: x, y, z (the first three principal components), labels, index (row
+    positions in X), explained_variance. Components the data cannot have (fewer features) are zeros.
     """
-    if not 1 <= n_components <= 3:
-        raise ClusteringError(f"n_components must be 1, 2 or 3 (x, y, z), not {n_components}")
     X = check_matrix(X)
     labels = check_labels(labels, len(X))
     order = sample_positions(X, None, seed) if len(X) > sample_size else np.arange(len(X))
@@ -35,13 +33,13 @@ def projection(
     rows = np.sort(order[rank < quota[code]])
 
     sample = X[rows]
-    fitted = min(n_components, sample.shape[1], len(sample))
+    fitted = min(len(_AXES), sample.shape[1], len(sample))
     pca = PCA(n_components=fitted, random_state=seed).fit(sample)
-    coordinates = np.zeros((len(sample), n_components))
+    coordinates = np.zeros((len(sample), len(_AXES)))
     coordinates[:, :fitted] = pca.transform(sample)
-    explained = np.zeros(n_components)
+    explained = np.zeros(len(_AXES))
     explained[:fitted] = pca.explained_variance_ratio_
-    result = {axis: np.round(coordinates[:, i], 4).tolist() for i, axis in enumerate("xyz"[:n_components])}
+    result = {axis: np.round(coordinates[:, i], 4).tolist() for i, axis in enumerate(_AXES)}
     result.update(
         labels=labels[rows].tolist(),
         index=rows.tolist(),

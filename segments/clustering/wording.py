@@ -7,8 +7,12 @@ import math
 
 from .rfm import RFM_COLUMNS
 
+# A feature is worth naming a segment by when the segment's median sits at least this many
+# percentile points from the population's middle (50).
+_DISTINCTIVE_FROM = 10.0
 
 def fmt(value: float | None) -> str:
+    """A number as people read it: thousands separated, at most two decimals, "unknown" for none."""
     if value is None or not math.isfinite(value):
         return "unknown"
     if float(value).is_integer() or abs(value) >= 100:
@@ -55,12 +59,12 @@ def describe(item: dict, *, currency: str) -> str:
     return prefix + "; ".join(parts) + "."
 
 
-def distinctive_features(item: dict, *, limit: int, threshold: float = 10.0) -> list[str]:
+def distinctive_features(item: dict, *, limit: int) -> list[str]:
     """Feature names whose segment median sits furthest from the population's middle."""
     scored = [
         (-abs(p - 50.0), position, name)
         for position, (name, p) in enumerate(item["percentile"].items())
-        if p is not None and abs(p - 50.0) >= threshold
+        if p is not None and abs(p - 50.0) >= _DISTINCTIVE_FROM
     ]
     return [name for _, _, name in sorted(scored)[:limit]]  # ties: in the order of the feature columns
 
