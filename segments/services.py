@@ -286,7 +286,7 @@ def _feature_names(run: SegmentationRun) -> tuple[list[str], list[str]]:
 
 
 def _attributes_for(names: Sequence[str]) -> list[str]:
-    known = set(features.DERIVED_FEATURES) | set(features.ENGAGEMENT_FEATURES) | {"rfm_code", "has_orders"}
+    known = set(features.COMPUTED_COLUMNS)
     # A name that is not derived from orders must be an attribute: the features module checks
     # it exists on some customer. Derived names that are also attributes are read too, so an
     # imported summary (the "simple" shape) can stand in for orders.
