@@ -1,8 +1,8 @@
 """Fitting: the scaled rows -> labels ordered by size, centroids and inertia, for each algorithm.
 
-Every algorithm that is quadratic in the number of customers (Ward, HDBSCAN, the GMM's EM)
-runs on a sample drawn by sampling.py, and the other rows are placed from it; the result is the
-same for the same customers in any order.
+The costly steps (k-means++ restarts, the GMM's EM, Ward and HDBSCAN, the last two quadratic in
+the customers) run on a sample drawn by sampling.py, and the other rows are placed from it; the
+result is the same for the same customers in any order.
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ def _fit(X, *, algorithm, k, seed, sample_size, threads, **options) -> ClusterRe
     if spec is None:
         raise ClusteringError(f"unknown algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
     if not spec.uses_ml:
-        raise ClusteringError(f"{algorithm} is a rule, not fitted: rfm_segments(r_score, f_score, m_score) names each customer")
+        raise ClusteringError(
+            f"{algorithm} is a rule, not fitted: rfm_segments(r_score, f_score, m_score) names each customer"
+        )
     unknown = set(options) - set(spec.options)
     if unknown:
         raise ClusteringError(

@@ -11,6 +11,7 @@ from .rfm import RFM_COLUMNS
 # percentile points from the population's middle (50).
 _DISTINCTIVE_FROM = 10.0
 
+
 def fmt(value: float | None) -> str:
     """A number as people read it: thousands separated, at most two decimals, "unknown" for none."""
     if value is None or not math.isfinite(value):
@@ -35,6 +36,7 @@ def _comparison(percentile: float | None) -> str:
 
 
 def describe(item: dict, *, currency: str) -> str:
+    """One sentence on a profile: RFM medians against the typical customer, else its distinctive features."""
     median, percentile, population = item["median"], item["percentile"], item["population_median"]
     prefix = "Unusual customers who fit no segment. " if item["noise"] else ""
     if all(name in median for name in RFM_COLUMNS):

@@ -107,7 +107,9 @@ def test_a_state_stored_by_an_earlier_version_still_transforms_the_same():
         "scale": {"recency_days": 1.3573881717635243, "monetary": 3.7419654031628453},
         "scale_fallback": {}, "categories": {}, "columns": ["recency_days", "monetary"],
     }
-    frame = pd.DataFrame({"recency_days": [3.0, 40.0, np.nan, 200.0, 7.0], "monetary": [20.0, -15.0, 300.0, 5000.0, 80.0]})
+    frame = pd.DataFrame(
+        {"recency_days": [3.0, 40.0, np.nan, 200.0, 7.0], "monetary": [20.0, -15.0, 300.0, 5000.0, 80.0]}
+    )
     prepared = clustering.preprocess(frame)
 
     np.testing.assert_array_equal(clustering.transform(frame, stored), prepared.X)
