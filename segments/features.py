@@ -72,6 +72,9 @@ OVERRIDABLE = frozenset(("products_purchased", "monetary"))
 QUINTILES = [1, 2, 3, 4, 5]
 # Columns build_features always adds besides DERIVED_FEATURES; an attribute may not take their names.
 _FLAGS = ("rfm_code", "has_orders")
+# Every column build_features computes, in its order (ENGAGEMENT_FEATURES when engagement is given):
+# the names that are not customer attributes.
+COMPUTED_COLUMNS = (*DERIVED_FEATURES, *_FLAGS, *ENGAGEMENT_FEATURES)
 _RATES = ("open_rate", "click_rate", "conversion_rate")
 _DAY = pd.Timedelta(days=1)
 # All 125 codes made once: indexing this table is ten times faster than formatting
@@ -131,22 +134,6 @@ def order_stats(orders: pd.DataFrame) -> pd.DataFrame:
     )
     stats.index.name = "customer_id"
     return stats
-
-
-def default_as_of(stats: pd.DataFrame) -> datetime.date:
-    """The day after the latest order in stats (UTC), so that the latest order has recency 0.
-
-    stats only carries the first order of any kind and the last order that is not a return, so
-    a return placed after a customer's last purchase is not seen here; that changes nothing
-    for the features, which use only those two dates.
-    """
-    _require_columns(stats, ("first_order_at", "last_order_at"), "stats")
-    latest = pd.concat(
-        [_utc(stats["first_order_at"], "first_order_at"), _utc(stats["last_order_at"], "last_order_at")]
-    ).max()
-    if pd.isna(latest):
-        raise FeatureError("the shop has no orders: there is no latest order to date the features from; pass as_of")
-    return latest.date() + datetime.timedelta(days=1)
 
 
 def build_features(

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from segcampaign.jobs import Job
+from . import clustering
 
 
 class ConsentSource(models.TextChoices):
@@ -136,13 +137,12 @@ class CustomerStats(models.Model):
         verbose_name_plural = "customer stats"
 
 
-class Algorithm(models.TextChoices):
-    KMEANS = "kmeans", "k-means (k-means++)"
-    MINIBATCH = "minibatch", "MiniBatch k-means (large shops)"
-    GMM = "gmm", "Gaussian mixture"
-    AGGLOMERATIVE = "agglomerative", "Agglomerative (hierarchical)"
-    HDBSCAN = "hdbscan", "HDBSCAN (density, finds noise)"
-    RFM = "rfm", "Classic RFM segments (no machine learning)"
+# Algorithm.KMEANS == "kmeans", labelled for people, one member per row of the clustering table.
+Algorithm = models.TextChoices(
+    "Algorithm",
+    [(name.upper(), (name, spec.label)) for name, spec in clustering.ALGORITHMS.items()],
+    module=__name__,
+)
 
 
 class SegmentationRun(Job):

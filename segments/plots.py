@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-NEW_CUSTOMERS = "(new)"
+from segments.clustering import NO_PREVIOUS_SEGMENT as NEW_CUSTOMERS
+
 NEW_CUSTOMERS_LABEL = "Not segmented before"
 # Plotly's default qualitative palette has ten colours; runs rarely find more segments, and
 # when they do the colours repeat, which the legend still disambiguates.

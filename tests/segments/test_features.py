@@ -22,13 +22,13 @@ import pandas as pd
 import pytest
 
 from segments.features import (
+    COMPUTED_COLUMNS,
     DEFAULT_FEATURES,
     DERIVED_FEATURES,
     ENGAGEMENT_FEATURES,
     ORDER_STATS_COLUMNS,
     FeatureError,
     build_features,
-    default_as_of,
     order_stats,
     select_features,
 )
@@ -165,26 +165,6 @@ def test_order_stats_names_the_customer_of_an_undated_order():
 
     with pytest.raises(FeatureError, match="order of customer 3 has no ordered_at"):
         order_stats(orders)
-
-
-# default_as_of
-
-
-def test_default_as_of_is_the_day_after_the_latest_order():
-    assert default_as_of(order_stats(make_orders(SHOP_ORDERS))) == AS_OF
-
-
-def test_default_as_of_counts_the_day_in_utc():
-    orders = make_orders([(1, "2024-03-01 00:00", 10.0, 1, False)])
-    # 01:30 in Paris on 1 July is still 30 June in UTC.
-    orders.loc[0, "ordered_at"] = pd.Timestamp("2024-07-01 01:30", tz="Europe/Paris")
-
-    assert default_as_of(order_stats(orders)) == datetime.date(2024, 7, 1)
-
-
-def test_default_as_of_refuses_a_shop_without_orders():
-    with pytest.raises(FeatureError, match="no orders"):
-        default_as_of(order_stats(make_orders([])))
 
 
 # build_features on the small shop
@@ -427,6 +407,7 @@ def test_engagement_is_added_and_customers_never_reached_get_zero_rates_and_neve
     features = build_features(stats, as_of=AS_OF, customers=make_customers(range(1, 10)), engagement=engagement)
 
     assert list(features.columns)[-4:] == list(ENGAGEMENT_FEATURES)
+    assert list(features.columns) == list(COMPUTED_COLUMNS)
     assert features.index.tolist() == list(range(1, 10))
     assert features["open_rate"].tolist() == [0.5, 0.1, 0, 0, 0, 0, 1.0, 0, 0]
     assert features["click_rate"].tolist() == [0.25, 0, 0, 0, 0, 0, 0.5, 0, 0]

@@ -1,0 +1,5 @@
+"""The one exception of the clustering package."""
+
+
+class ClusteringError(ValueError):
+    """Input that cannot be clustered; the message says what to change."""
