@@ -63,8 +63,6 @@ DERIVED_FEATURES = (
 )
 ENGAGEMENT_FEATURES = ("open_rate", "click_rate", "conversion_rate", "days_since_last_response")
 DEFAULT_FEATURES = ("recency_days", "frequency", "monetary")
-# Every column build_features computes (a name outside this set is a customer attribute).
-COMPUTED_COLUMNS = frozenset((*DERIVED_FEATURES, *ENGAGEMENT_FEATURES, "rfm_code", "has_orders"))
 # Computed features an imported attribute of the same name may stand in for (the "simple" shape
 # of shop data: products_purchased and money_spent per customer, no orders).
 OVERRIDABLE = frozenset(("products_purchased", "monetary"))

@@ -96,7 +96,7 @@ def _fit(X, *, algorithm, k, seed, sample_size, threads, **options) -> ClusterRe
     raw, details = _FITTERS[algorithm](rows, k=k, seed=seed, **{**spec.options, **options})
     # An algorithm that finds the number of segments itself only records the K it was offered.
     params = {"k" if spec.needs_k else "k_requested": k, "seed": seed, "threads": threads, **details}
-    return _finish(X, raw, algorithm=algorithm, params=params)
+    return _relabel_by_size(X, raw, algorithm=algorithm, params=params)
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,7 @@ _FITTERS = {
 }
 
 
-def _finish(X: np.ndarray, raw: np.ndarray, *, algorithm: str, params: dict) -> ClusterResult:
+def _relabel_by_size(X: np.ndarray, raw: np.ndarray, *, algorithm: str, params: dict) -> ClusterResult:
     """Relabel by size (largest = 0; equal sizes by centroid coordinates), compute centroids and inertia."""
     raw = np.asarray(raw, dtype=np.int64)
     clustered = raw >= 0
