@@ -1,8 +1,10 @@
-"""What the import commands print: the report (or its JSON) and the text of a failure."""
+"""What the commands print: import reports, segmentation runs (or their JSON), failures."""
 
 import json
 
+from segments import services
 from segments.importing import ImportFileError, ImportReport
+from segments.models import SegmentationRun
 
 MAX_ERRORS_SHOWN = 20
 
@@ -21,3 +23,74 @@ def print_import_report(command, report: ImportReport, *, as_json: bool) -> None
         return
     for line in report.summary_lines(max_errors=MAX_ERRORS_SHOWN):
         command.stdout.write(line)
+
+
+def import_counts(label: str, report: ImportReport) -> str:
+    """One line of counts, for commands that import as one step of something larger."""
+    return (
+        f"{label}: {report.created:,} created, {report.updated:,} updated, "
+        f"{report.unchanged:,} unchanged, {report.rejected:,} rejected"
+    )
+
+
+def rejected_rows(report: ImportReport, *, limit: int) -> list[str]:
+    lines = [f"  line {e.line}, {e.column} = {e.value!r}: {e.reason}" for e in report.errors[:limit]]
+    if len(report.errors) > limit:
+        lines.append(f"  ... and {len(report.errors) - limit} more")
+    return lines
+
+
+def print_run(command, run: SegmentationRun) -> None:
+    """A finished segmentation run as a person reads it: K and why, quality, segments, timings."""
+    w = command.stdout.write
+    w(f"Run {run.pk}: {run.get_algorithm_display()}, {run.n_customers:,} customers as of {run.as_of}")
+    if run.status != run.Status.SUCCEEDED:
+        return
+    w(f"Segments: {run.k}. {run.k_reason}")
+    if run.k_candidates:
+        w("  K  inertia        silhouette")
+        for c in run.k_candidates:
+            mark = "  <- chosen" if c["k"] == run.k else ""
+            sil = "-" if c.get("silhouette") is None else f"{c['silhouette']:.3f}"
+            w(f"  {c['k']:<2} {c['inertia']:<14.1f} {sil}{mark}")
+    metrics = {k: v for k, v in run.metrics.items() if k in {"silhouette", "davies_bouldin", "calinski_harabasz"}}
+    if metrics:
+        w("Quality: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
+    for p in sorted(run.profiles, key=lambda p: -p.get("size", 0)):
+        revenue = p.get("revenue_share")
+        revenue = f", {revenue:.0%} of revenue" if isinstance(revenue, float) else ""
+        w(f"  {p['name']:<24} {p['size']:>9,} customers ({p.get('share', 0):.0%}{revenue})")
+        if p.get("description"):
+            w(f"      {p['description']}")
+    w(f"Moved between segments since the last run: {run.moved:,}")
+    w("Timings: " + ", ".join(f"{services.STAGES.get(k, k)} {v:.2f}s" for k, v in run.timings.items()))
+
+
+def stage_line(stage: str, percent: int) -> str:
+    return f"  [{percent:3d}%] {services.STAGES.get(stage, stage)}"
+
+
+def run_summary(run: SegmentationRun) -> dict:
+    """The run as `segment --json` prints it (keys are part of the command-line contract)."""
+    return {
+        "run": run.pk,
+        "status": run.status,
+        "error": run.error,
+        "algorithm": run.algorithm,
+        "incremental": run.incremental,
+        "as_of": run.as_of,
+        "features": run.features,
+        "n_customers": run.n_customers,
+        "k": run.k,
+        "k_reason": run.k_reason,
+        "k_candidates": run.k_candidates,
+        "metrics": run.metrics,
+        "segments": [
+            {key: p.get(key) for key in ("key", "name", "size", "share", "revenue_share", "description")}
+            | {"profile": p}
+            for p in run.profiles
+        ],
+        "moved": run.moved,
+        "transitions": run.transitions,
+        "timings": run.timings,
+    }

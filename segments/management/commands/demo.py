@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from segments import services
-from segments.management.commands.segment import Command as SegmentCommand
+from segments.management import output
 from segments.models import Customer, Order
 
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
 
         w(self.style.MIGRATE_HEADING("3. Segmentation by k-means, K chosen by elbow and silhouette"))
         run = self._run()
-        SegmentCommand(stdout=self.stdout)._print(run)
+        output.print_run(self, run)
 
         w(self.style.MIGRATE_HEADING("4. A refit keeps each segment's identity"))
         again = self._run()

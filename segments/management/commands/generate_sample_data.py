@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from segments.importing import import_customers, import_orders
+from segments.management import output
 from segments.sampledata import generate_shop
 
 _MAX_ERRORS_SHOWN = 20
@@ -93,12 +94,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  wrote {path} ({len(frame):,} rows)")
 
     def _report(self, label, report):
-        self.stdout.write(
-            f"{label}: {report.created:,} created, {report.updated:,} updated, "
-            f"{report.unchanged:,} unchanged, {report.rejected:,} rejected"
-        )
+        self.stdout.write(output.import_counts(label, report))
         # A rejected row is a disagreement between the generator and the importer: show it.
-        for error in report.errors[:_MAX_ERRORS_SHOWN]:
-            self.stderr.write(f"  line {error.line}, {error.column} = {error.value!r}: {error.reason}")
-        if len(report.errors) > _MAX_ERRORS_SHOWN:
-            self.stderr.write(f"  ... and {len(report.errors) - _MAX_ERRORS_SHOWN} more")
+        for line in output.rejected_rows(report, limit=_MAX_ERRORS_SHOWN):
+            self.stderr.write(line)

@@ -2,11 +2,11 @@
 
 import datetime as dt
 import json
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from segments import services
+from segments.management import output
 from segments.models import Algorithm
 
 
@@ -66,60 +66,11 @@ class Command(BaseCommand):
         except services.SegmentationError as exc:
             raise CommandError(str(exc)) from None
         if options["json"]:
-            self.stdout.write(json.dumps(run_summary(run), indent=2, default=str))
+            self.stdout.write(json.dumps(output.run_summary(run), indent=2, default=str))
         else:
-            self._print(run)
+            output.print_run(self, run)
         if run.status != run.Status.SUCCEEDED:
             raise CommandError(f"run {run.pk} failed: {run.error}")
 
     def _progress(self, stage, percent):
-        sys.stderr.write(f"  [{percent:3d}%] {services.STAGES.get(stage, stage)}\n")
-
-    def _print(self, run):
-        w = self.stdout.write
-        w(f"Run {run.pk}: {run.get_algorithm_display()}, {run.n_customers:,} customers as of {run.as_of}")
-        if run.status != run.Status.SUCCEEDED:
-            return
-        w(f"Segments: {run.k}. {run.k_reason}")
-        if run.k_candidates:
-            w("  K  inertia        silhouette")
-            for c in run.k_candidates:
-                mark = "  <- chosen" if c["k"] == run.k else ""
-                sil = "-" if c.get("silhouette") is None else f"{c['silhouette']:.3f}"
-                w(f"  {c['k']:<2} {c['inertia']:<14.1f} {sil}{mark}")
-        metrics = {k: v for k, v in run.metrics.items() if k in {"silhouette", "davies_bouldin", "calinski_harabasz"}}
-        if metrics:
-            w("Quality: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
-        for p in sorted(run.profiles, key=lambda p: -p.get("size", 0)):
-            revenue = p.get("revenue_share")
-            revenue = f", {revenue:.0%} of revenue" if isinstance(revenue, float) else ""
-            w(f"  {p['name']:<24} {p['size']:>9,} customers ({p.get('share', 0):.0%}{revenue})")
-            if p.get("description"):
-                w(f"      {p['description']}")
-        w(f"Moved between segments since the last run: {run.moved:,}")
-        w("Timings: " + ", ".join(f"{services.STAGES.get(k, k)} {v:.2f}s" for k, v in run.timings.items()))
-
-
-def run_summary(run) -> dict:
-    return {
-        "run": run.pk,
-        "status": run.status,
-        "error": run.error,
-        "algorithm": run.algorithm,
-        "incremental": run.incremental,
-        "as_of": run.as_of,
-        "features": run.features,
-        "n_customers": run.n_customers,
-        "k": run.k,
-        "k_reason": run.k_reason,
-        "k_candidates": run.k_candidates,
-        "metrics": run.metrics,
-        "segments": [
-            {key: p.get(key) for key in ("key", "name", "size", "share", "revenue_share", "description")}
-            | {"profile": p}
-            for p in run.profiles
-        ],
-        "moved": run.moved,
-        "transitions": run.transitions,
-        "timings": run.timings,
-    }
+        self.stderr.write(output.stage_line(stage, percent))
