@@ -3,16 +3,30 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The tool that writes requirements.lock; pinned so that a re-lock changes versions, not layout.
+UV := uv==0.13.9
+# Extra flags for `make lock`, e.g. LOCK_FLAGS=--upgrade (see README, "Dependencies").
+LOCK_FLAGS ?=
 
-.PHONY: demo test serve install migrate worker beat bench clean
+.PHONY: demo test serve install lock migrate worker beat bench clean
 
-$(STAMP): requirements.txt
+# Exactly the versions and files (hashes) in requirements.lock, which CI tested.
+$(STAMP): requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Pin requirements.txt's ranges into requirements.lock: one version per package for every
+## platform and Python >= 3.11, each with the hashes of its files on PyPI.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(UV)"
+	$(VENV)/bin/uv pip compile requirements.txt --output-file requirements.lock --generate-hashes \
+		--universal --python-version 3.11 --fork-strategy fewest --custom-compile-command "make lock" \
+		--quiet $(LOCK_FLAGS)
 
 migrate: install
 	$(PY) manage.py migrate --no-input
