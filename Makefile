@@ -28,11 +28,20 @@ lock:
 		--universal --python-version 3.11 --fork-strategy fewest --custom-compile-command "make lock" \
 		--quiet $(LOCK_FLAGS)
 
+# Settings default to production (DEBUG off); the development targets turn DEBUG on unless told otherwise.
+demo serve bench: export DEBUG ?= true
+
+# This checkout's development settings, kept so that `python manage.py ...` works by hand too.
+# Written once with a random key (an existing .env is never touched), readable by its owner only.
+.env:
+	umask 077 && printf '# Development settings written by `make demo`; never use them in production.\nDEBUG=true\nSECRET_KEY=%s\n' \
+		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+
 migrate: install
 	$(PY) manage.py migrate --no-input
 
 ## Run the whole loop on the embedded default (SQLite, Celery eager) and print what it learned.
-demo: migrate
+demo: .env migrate
 	$(PY) manage.py demo
 
 ## The whole test suite (PostgreSQL when DATABASE_URL points at it; see README).
@@ -40,7 +49,7 @@ test: install
 	$(PY) -m pytest
 
 ## Admin at http://127.0.0.1:8000/admin/ (the demo prints a login).
-serve: migrate
+serve: .env migrate
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 worker: install

@@ -14,18 +14,30 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # optional; real deployments set real variables
+# Optional, and beneath the real environment: a variable already set wins over the file. ENV_FILE
+# names another file, e.g. a systemd unit's, to run `manage.py` by hand with the same settings.
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: a production host that forgets DEBUG must not get development settings.
+DEBUG = env.bool("DEBUG", default=False)
 
 # A development key only while DEBUG is on: production must set SECRET_KEY.
+development_key = "django-insecure-development-only-key-do-not-use-in-production-0123456789"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false")
-    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production-0123456789"
+    SECRET_KEY = development_key
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+# Anyone can read the development key and the example in deploy/segcampaign.env, and so sign sessions
+# with them: they are refused as soon as the site answers to a name other than this machine's.
+public_hosts = sorted(set(ALLOWED_HOSTS) - {"localhost", "127.0.0.1", "[::1]"})
+if SECRET_KEY in {development_key, "change-me"} and public_hosts:
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is a published example key and ALLOWED_HOSTS names {', '.join(public_hosts)}: "
+        "set SECRET_KEY to a secret of your own (see README, Production)"
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [

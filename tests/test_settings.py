@@ -4,23 +4,34 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+PRODUCTION = {
+    "PATH": "/usr/bin:/bin",
+    # Whatever this checkout's own .env says (`make demo` writes one) stays out of these tests.
+    "ENV_FILE": "/dev/null",
+    "DEBUG": "false",
+    "SECRET_KEY": "x" * 64 + "a-real-looking-secret-9f8e7d6c5b4a",
+    "ALLOWED_HOSTS": "shop.example.com",
+    "DATABASE_URL": "sqlite:////tmp/segcampaign-check-deploy.sqlite3",
+}
+
+
+def _manage(*args, environment):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+
 
 def _check_deploy(env_overrides):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DEBUG": "false",
-        "SECRET_KEY": "x" * 64 + "a-real-looking-secret-9f8e7d6c5b4a",
-        "ALLOWED_HOSTS": "shop.example.com",
-        "DATABASE_URL": "sqlite:////tmp/segcampaign-check-deploy.sqlite3",
-        **env_overrides,
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    return _manage("check", "--deploy", "--fail-level", "WARNING", environment={**PRODUCTION, **env_overrides})
+
+
+def _without(*names, **overrides):
+    return {**{key: value for key, value in PRODUCTION.items() if key not in names}, **overrides}
+
+
+def _example_secret_key():
+    lines = (ROOT / "deploy" / "segcampaign.env").read_text().splitlines()
+    return next(line.split("=", 1)[1] for line in lines if line.startswith("SECRET_KEY="))
 
 
 def test_check_deploy_is_clean_with_production_settings():
@@ -33,6 +44,36 @@ def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
     result = _check_deploy({"SECRET_KEY": ""})
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_debug_is_off_unless_the_environment_turns_it_on():
+    result = _manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)",
+                     environment=_without("DEBUG"))
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_host_that_forgets_debug_and_the_key_does_not_start():
+    result = _manage("check", environment=_without("DEBUG", "SECRET_KEY"))
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_it_refuses_the_development_key_on_a_public_host():
+    result = _manage("check", environment=_without("SECRET_KEY", DEBUG="true", ALLOWED_HOSTS="localhost,shop.example.com"))
+    assert result.returncode != 0
+    assert "SECRET_KEY is a published example key and ALLOWED_HOSTS names shop.example.com" in result.stderr
+
+
+def test_it_refuses_the_documented_example_key_on_a_public_host():
+    result = _check_deploy({"SECRET_KEY": _example_secret_key()})
+    assert result.returncode != 0
+    assert "SECRET_KEY is a published example key" in result.stderr
+
+
+def test_the_development_key_still_serves_this_machine():
+    for hosts in ({}, {"ALLOWED_HOSTS": "localhost,127.0.0.1,[::1]"}):
+        result = _manage("check", environment=_without("SECRET_KEY", "ALLOWED_HOSTS", DEBUG="true", **hosts))
+        assert result.returncode == 0, result.stderr
 
 
 def test_a_bad_phone_region_names_the_setting():
