@@ -76,6 +76,20 @@ def test_the_development_key_still_serves_this_machine():
         assert result.returncode == 0, result.stderr
 
 
+def test_a_client_cannot_claim_https_unless_a_tls_proxy_is_declared():
+    request = (
+        "from django.test import Client; "
+        "response = Client().get('/admin/login/', HTTP_HOST='shop.example.com', headers={'X-Forwarded-Proto': 'https'}); "
+        "print(response.status_code, response['Location'])"
+    )
+    result = _manage("shell", "--no-imports", "-c", request, environment=PRODUCTION)
+    assert result.stdout.split() == ["301", "https://shop.example.com/admin/login/"], result.stderr
+
+    show = "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)"
+    result = _manage("shell", "--no-imports", "-c", show, environment={**PRODUCTION, "BEHIND_TLS_PROXY": "true"})
+    assert result.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
 def test_a_bad_phone_region_names_the_setting():
     result = _check_deploy({"PHONE_DEFAULT_REGION": "Britain"})
     assert result.returncode != 0
