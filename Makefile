@@ -8,7 +8,7 @@ UV := uv==0.13.9
 # Extra flags for `make lock`, e.g. LOCK_FLAGS=--upgrade (see README, "Dependencies").
 LOCK_FLAGS ?=
 
-.PHONY: demo test serve install lock migrate worker beat bench clean
+.PHONY: demo test serve start install lock migrate worker beat bench clean
 
 # Exactly the versions and files (hashes) in requirements.lock, which CI tested.
 $(STAMP): requirements.lock
@@ -51,6 +51,12 @@ test: install
 ## Admin at http://127.0.0.1:8000/admin/ (the demo prints a login).
 serve: .env migrate
 	$(PY) manage.py runserver 127.0.0.1:8000
+
+## web, worker and beat from the Procfile, in the foreground, with the settings of the environment (README,
+## "Production"); web listens on 127.0.0.1:5000 (honcho's PORT). Run `make install` and migrate first.
+## settings.py reads .env beneath the environment; honcho would read it above, so it is told not to.
+start:
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start --env /dev/null
 
 worker: install
 	$(VENV)/bin/celery -A segcampaign worker --loglevel=INFO
