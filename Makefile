@@ -44,9 +44,10 @@ migrate: install
 demo: .env migrate
 	$(PY) manage.py demo
 
-## The whole test suite (PostgreSQL when DATABASE_URL points at it; see README).
+## The whole test suite (PostgreSQL when DATABASE_URL points at it; see README). PYTEST_ARGS are passed
+## on, e.g. PYTEST_ARGS='-m "not postgres"' or PYTEST_ARGS=tests/test_settings.py.
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## Admin at http://127.0.0.1:8000/admin/ (the demo prints a login).
 serve: .env migrate
