@@ -188,6 +188,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"without_traceback": {"()": "segcampaign.log_filters.WithoutTraceback"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # A wrong Host header is one line ("Invalid HTTP_HOST header: ..."), not a traceback per request.
+        "django.security.DisallowedHost": {"filters": ["without_traceback"]},
+    },
 }

@@ -131,7 +131,11 @@ def test_make_start_runs_web_worker_and_beat_with_production_settings(tmp_path, 
 
         assert get(port, "/admin/login/", "shop.example.com") == (301, "https://shop.example.com/admin/login/")
         assert listening_addresses(port) == {"127.0.0.1"}
+        # A wrong Host header is answered 400 and logged in one line.
+        assert get(port, "/admin/login/", "evil.example") == (400, None)
+        output.wait_for("Invalid HTTP_HOST header: 'evil.example'", process=process)
         assert process.poll() is None, output.text()
     finally:
         leftovers = stop(process, f"SEGCAMPAIGN_TEST_RUN={run}")
     assert not leftovers, "make start left processes running after it was stopped"
+    assert "Traceback" not in output.text()

@@ -94,3 +94,14 @@ def test_a_bad_phone_region_names_the_setting():
     result = _check_deploy({"PHONE_DEFAULT_REGION": "Britain"})
     assert result.returncode != 0
     assert "PHONE_DEFAULT_REGION" in result.stderr
+
+
+def test_a_request_for_a_wrong_host_logs_one_line_without_a_traceback(client, caplog):
+    response = client.get("/admin/login/", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert [record.name for record in caplog.records] == ["django.security.DisallowedHost"]
+    assert caplog.text.strip().endswith(
+        "Invalid HTTP_HOST header: 'evil.example'. You may need to add 'evil.example' to ALLOWED_HOSTS."
+    )
+    assert len(caplog.text.strip().splitlines()) == 1
