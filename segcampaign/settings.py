@@ -173,6 +173,8 @@ TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 
 # --- segcampaign ---
+# Where `manage.py demo` keeps the admin login it made, beside .env (both ignored by git).
+DEMO_LOGIN_FILE = BASE_DIR / ".demo-login"
 # Region assumed for phone numbers written without a country code (ISO 3166 alpha-2).
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="GB").upper()
 if len(PHONE_DEFAULT_REGION) != 2 or not PHONE_DEFAULT_REGION.isalpha():
