@@ -2,7 +2,8 @@
 
 Every value comes from the environment, read here and only here through django-environ
 (a bad value fails with ImproperlyConfigured naming the variable). The defaults are the
-embedded laptop setup: SQLite, Celery eager, email to the console.
+embedded laptop setup (SQLite, Celery eager, email to the console) with DEBUG off: the
+development targets of the Makefile, the .env that `make demo` writes and the tests turn it on.
 """
 
 from pathlib import Path
