@@ -3,31 +3,61 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The tool that writes requirements.lock; pinned so that a re-lock changes versions, not layout.
+UV := uv==0.13.9
+# Extra flags for `make lock`, e.g. LOCK_FLAGS=--upgrade (see README, "Dependencies").
+LOCK_FLAGS ?=
 
-.PHONY: demo test serve install migrate worker beat bench clean
+.PHONY: demo test serve start install lock migrate worker beat bench clean
 
-$(STAMP): requirements.txt
+# Exactly the versions and files (hashes) in requirements.lock, which CI tested.
+$(STAMP): requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Pin requirements.txt's ranges into requirements.lock: one version per package for every
+## platform and Python >= 3.11, each with the hashes of its files on PyPI.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(UV)"
+	$(VENV)/bin/uv pip compile requirements.txt --output-file requirements.lock --generate-hashes \
+		--universal --python-version 3.11 --fork-strategy fewest --custom-compile-command "make lock" \
+		--quiet $(LOCK_FLAGS)
+
+# Settings default to production (DEBUG off); the development targets turn DEBUG on unless told otherwise.
+demo serve bench: export DEBUG ?= true
+
+# This checkout's development settings, kept so that `python manage.py ...` works by hand too.
+# Written once with a random key (an existing .env is never touched), readable by its owner only.
+.env:
+	umask 077 && printf '# Development settings written by `make demo`; never use them in production.\nDEBUG=true\nSECRET_KEY=%s\n' \
+		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
 
 migrate: install
 	$(PY) manage.py migrate --no-input
 
 ## Run the whole loop on the embedded default (SQLite, Celery eager) and print what it learned.
-demo: migrate
+demo: .env migrate
 	$(PY) manage.py demo
 
-## The whole test suite (PostgreSQL when DATABASE_URL points at it; see README).
+## The whole test suite (PostgreSQL when DATABASE_URL points at it; see README). PYTEST_ARGS are passed
+## on, e.g. PYTEST_ARGS='-m "not postgres"' or PYTEST_ARGS=tests/test_settings.py.
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## Admin at http://127.0.0.1:8000/admin/ (the demo prints a login).
-serve: migrate
+serve: .env migrate
 	$(PY) manage.py runserver 127.0.0.1:8000
+
+## web, worker and beat from the Procfile, in the foreground, with the settings of the environment (README,
+## "Production"); web listens on 127.0.0.1:5000 (honcho's PORT). Run `make install` and migrate first.
+## settings.py reads .env beneath the environment; honcho would read it above, so it is told not to.
+start:
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start --env /dev/null
 
 worker: install
 	$(VENV)/bin/celery -A segcampaign worker --loglevel=INFO

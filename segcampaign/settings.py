@@ -2,7 +2,8 @@
 
 Every value comes from the environment, read here and only here through django-environ
 (a bad value fails with ImproperlyConfigured naming the variable). The defaults are the
-embedded laptop setup: SQLite, Celery eager, email to the console.
+embedded laptop setup (SQLite, Celery eager, email to the console) with DEBUG off: the
+development targets of the Makefile, the .env that `make demo` writes and the tests turn it on.
 """
 
 from pathlib import Path
@@ -14,18 +15,30 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # optional; real deployments set real variables
+# Optional, and beneath the real environment: a variable already set wins over the file. ENV_FILE
+# names another file, e.g. a systemd unit's, to run `manage.py` by hand with the same settings.
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: a production host that forgets DEBUG must not get development settings.
+DEBUG = env.bool("DEBUG", default=False)
 
 # A development key only while DEBUG is on: production must set SECRET_KEY.
+development_key = "django-insecure-development-only-key-do-not-use-in-production-0123456789"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false")
-    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production-0123456789"
+    SECRET_KEY = development_key
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+# Anyone can read the development key and the example in deploy/segcampaign.env, and so sign sessions
+# with them: they are refused as soon as the site answers to a name other than this machine's.
+public_hosts = sorted(set(ALLOWED_HOSTS) - {"localhost", "127.0.0.1", "[::1]"})
+if SECRET_KEY in {development_key, "change-me"} and public_hosts:
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is a published example key and ALLOWED_HOSTS names {', '.join(public_hosts)}: "
+        "set SECRET_KEY to a secret of your own (see README, Production)"
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -111,7 +124,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- Security (production values when DEBUG is off; `manage.py check --deploy` is clean) ---
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=True) else None
+# Trusted only when a proxy that sets the header itself is declared: otherwise any client could claim https.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
@@ -164,6 +178,8 @@ TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 
 # --- segcampaign ---
+# Where `manage.py demo` keeps the admin login it made, beside .env (both ignored by git).
+DEMO_LOGIN_FILE = BASE_DIR / ".demo-login"
 # Region assumed for phone numbers written without a country code (ISO 3166 alpha-2).
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="GB").upper()
 if len(PHONE_DEFAULT_REGION) != 2 or not PHONE_DEFAULT_REGION.isalpha():
@@ -189,6 +205,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"without_traceback": {"()": "segcampaign.log_filters.WithoutTraceback"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # A wrong Host header is one line ("Invalid HTTP_HOST header: ..."), not a traceback per request.
+        "django.security.DisallowedHost": {"filters": ["without_traceback"]},
+    },
 }

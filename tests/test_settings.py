@@ -4,23 +4,34 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+PRODUCTION = {
+    "PATH": "/usr/bin:/bin",
+    # Whatever this checkout's own .env says (`make demo` writes one) stays out of these tests.
+    "ENV_FILE": "/dev/null",
+    "DEBUG": "false",
+    "SECRET_KEY": "x" * 64 + "a-real-looking-secret-9f8e7d6c5b4a",
+    "ALLOWED_HOSTS": "shop.example.com",
+    "DATABASE_URL": "sqlite:////tmp/segcampaign-check-deploy.sqlite3",
+}
+
+
+def _manage(*args, environment):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+
 
 def _check_deploy(env_overrides):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DEBUG": "false",
-        "SECRET_KEY": "x" * 64 + "a-real-looking-secret-9f8e7d6c5b4a",
-        "ALLOWED_HOSTS": "shop.example.com",
-        "DATABASE_URL": "sqlite:////tmp/segcampaign-check-deploy.sqlite3",
-        **env_overrides,
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    return _manage("check", "--deploy", "--fail-level", "WARNING", environment={**PRODUCTION, **env_overrides})
+
+
+def _without(*names, **overrides):
+    return {**{key: value for key, value in PRODUCTION.items() if key not in names}, **overrides}
+
+
+def _example_secret_key():
+    lines = (ROOT / "deploy" / "segcampaign.env").read_text().splitlines()
+    return next(line.split("=", 1)[1] for line in lines if line.startswith("SECRET_KEY="))
 
 
 def test_check_deploy_is_clean_with_production_settings():
@@ -35,7 +46,62 @@ def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
     assert "SECRET_KEY must be set" in result.stderr
 
 
+def test_debug_is_off_unless_the_environment_turns_it_on():
+    result = _manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)",
+                     environment=_without("DEBUG"))
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_host_that_forgets_debug_and_the_key_does_not_start():
+    result = _manage("check", environment=_without("DEBUG", "SECRET_KEY"))
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_it_refuses_the_development_key_on_a_public_host():
+    result = _manage("check", environment=_without("SECRET_KEY", DEBUG="true", ALLOWED_HOSTS="localhost,shop.example.com"))
+    assert result.returncode != 0
+    assert "SECRET_KEY is a published example key and ALLOWED_HOSTS names shop.example.com" in result.stderr
+
+
+def test_it_refuses_the_documented_example_key_on_a_public_host():
+    result = _check_deploy({"SECRET_KEY": _example_secret_key()})
+    assert result.returncode != 0
+    assert "SECRET_KEY is a published example key" in result.stderr
+
+
+def test_the_development_key_still_serves_this_machine():
+    for hosts in ({}, {"ALLOWED_HOSTS": "localhost,127.0.0.1,[::1]"}):
+        result = _manage("check", environment=_without("SECRET_KEY", "ALLOWED_HOSTS", DEBUG="true", **hosts))
+        assert result.returncode == 0, result.stderr
+
+
+def test_a_client_cannot_claim_https_unless_a_tls_proxy_is_declared():
+    request = (
+        "from django.test import Client; "
+        "response = Client().get('/admin/login/', HTTP_HOST='shop.example.com', headers={'X-Forwarded-Proto': 'https'}); "
+        "print(response.status_code, response['Location'])"
+    )
+    result = _manage("shell", "--no-imports", "-c", request, environment=PRODUCTION)
+    assert result.stdout.split() == ["301", "https://shop.example.com/admin/login/"], result.stderr
+
+    show = "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)"
+    result = _manage("shell", "--no-imports", "-c", show, environment={**PRODUCTION, "BEHIND_TLS_PROXY": "true"})
+    assert result.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
 def test_a_bad_phone_region_names_the_setting():
     result = _check_deploy({"PHONE_DEFAULT_REGION": "Britain"})
     assert result.returncode != 0
     assert "PHONE_DEFAULT_REGION" in result.stderr
+
+
+def test_a_request_for_a_wrong_host_logs_one_line_without_a_traceback(client, caplog):
+    response = client.get("/admin/login/", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert [record.name for record in caplog.records] == ["django.security.DisallowedHost"]
+    assert caplog.text.strip().endswith(
+        "Invalid HTTP_HOST header: 'evil.example'. You may need to add 'evil.example' to ALLOWED_HOSTS."
+    )
+    assert len(caplog.text.strip().splitlines()) == 1

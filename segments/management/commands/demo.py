@@ -56,12 +56,21 @@ class Command(BaseCommand):
         return run
 
     def _admin_login(self, username):
+        """The admin's password, made by the first demo run and kept (mode 0600) in DEMO_LOGIN_FILE: a later
+        run prints it again instead of resetting it, and leaves a password changed since alone."""
         if not settings.DEBUG:
             return "(not created: DEBUG is off; use createsuperuser)"
-        # A fresh password every demo run: printing a fixed one would invite reusing it.
+        login_file = settings.DEMO_LOGIN_FILE
+        saved = dict(line.split(" ", 1) for line in login_file.read_text().splitlines()) if login_file.exists() else {}
+        user = get_user_model().objects.filter(username=username).first()
+        if user is not None:
+            if username in saved and user.check_password(saved[username]):
+                return saved[username]
+            return f"(unchanged; set a new one with: python manage.py changepassword {username})"
+        # A fresh random password, not a fixed one: printing a fixed one would invite reusing it.
         password = secrets.token_urlsafe(9)
-        user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": "admin@example.com"})
-        user.is_staff = user.is_superuser = True
-        user.set_password(password)
-        user.save()
+        get_user_model().objects.create_superuser(username=username, email="admin@example.com", password=password)
+        login_file.touch(mode=0o600)
+        login_file.chmod(0o600)
+        login_file.write_text("".join(f"{name} {secret}\n" for name, secret in {**saved, username: password}.items()))
         return password
