@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "segments",
+    "campaigns",
 ]
 
 MIDDLEWARE = [
