@@ -1,0 +1,157 @@
+"""Plain text from the HTML part of an email, for its text part.
+
+The conversion runs once, on the template source, when a template is compiled: Jinja tags
+are carried through untouched (comments are dropped), so the result is the text part's
+template and each message costs one more render, not one more HTML parse. It works on plain
+HTML just the same.
+
+The text is meant to be read: paragraphs and headings become blank-line separated blocks,
+list items "- " lines, table cells are separated by spaces, images leave their alt text, and
+a link keeps its URL after its label: "Shop now (https://shop.example.com/)".
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+_JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+# Jinja tags are swapped for private-use characters while the HTML is parsed.
+_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
+_STATEMENT_SPLIT = re.compile("(\ue000\\d+\ue001)")
+_DOUBLE_SPACES = re.compile(r"  +")
+_SPACES = re.compile(r"[ \t\r\n\f\v]+")
+_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
+_LINE_EDGES = re.compile(r"[ \t]*\n[ \t]*")
+
+_SKIP = frozenset({"head", "style", "script", "title", "template", "noscript"})
+_PARAGRAPH = frozenset(
+    "p h1 h2 h3 h4 h5 h6 table ul ol dl blockquote pre address figure form header footer section article main "
+    "nav aside".split()
+)
+_LINE = frozenset({"div", "tr", "li", "dt", "dd", "center", "figcaption"})
+
+
+def html_to_text(html: str) -> str:
+    """Readable text for the HTML part `html` (a template or plain HTML)."""
+    tags: list[str] = []
+
+    def protect(match: re.Match[str]) -> str:
+        tag = match.group()
+        if tag.startswith("{#"):
+            return ""
+        tags.append(tag)
+        return f"\ue000{len(tags) - 1}\ue001"
+
+    protected = _JINJA_TAG.sub(protect, html)
+    parser = _TextParser(statements={i for i, tag in enumerate(tags) if tag.startswith("{%")})
+    parser.feed(protected)
+    parser.close()
+    return _PLACEHOLDER.sub(lambda match: tags[int(match.group(1))], parser.result())
+
+
+def tidy_text(text: str) -> str:
+    """Text without spaces around line breaks and without runs of blank lines (which
+    conditional blocks and empty values leave behind in a generated text part)."""
+    if "\n\n\n" in text or " \n" in text or "\n " in text:
+        text = _BLANK_LINES.sub("\n\n", _LINE_EDGES.sub("\n", text))
+    return text.strip()
+
+
+class _TextParser(HTMLParser):
+    def __init__(self, statements: set[int]):
+        super().__init__(convert_charrefs=True)
+        self.statements = statements  # placeholders that stand for {% %} tags
+        self.out: list[str] = []
+        self.pending = 0  # line breaks owed before the next text: 1 for a line, 2 for a block
+        self.skipping = 0
+        self.pre = 0
+        self.links: list[tuple[str | None, int]] = []  # (href, where its label starts in out)
+
+    def _break(self, lines: int) -> None:
+        self.pending = max(self.pending, lines)
+
+    def _emit(self, text: str) -> None:
+        if self.pending:
+            self.out.append("\n" * self.pending)
+            self.pending = 0
+        self.out.append(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self.skipping += 1
+            return
+        attributes = dict(attrs)
+        if tag in _PARAGRAPH:
+            self._break(2)
+            self.pre += tag == "pre"
+        elif tag == "li":
+            self._break(1)
+            self._emit("- ")
+        elif tag in _LINE:
+            self._break(1)
+        elif tag == "br":
+            self._emit("\n")
+        elif tag == "hr":
+            self._break(2)
+            self._emit("----")
+            self._break(2)
+        elif tag in ("td", "th"):
+            self._emit(" ")
+        elif tag == "img" and attributes.get("alt"):
+            self._emit(f" {attributes['alt']} ")
+        elif tag == "a":
+            self.links.append((attributes.get("href"), len(self.out)))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag == "a":
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skipping = max(self.skipping - 1, 0)
+        elif tag in _PARAGRAPH:
+            self._break(2)
+            self.pre -= tag == "pre" and self.pre > 0
+        elif tag in _LINE:
+            self._break(1)
+        elif tag == "a" and self.links:
+            href, start = self.links.pop()
+            self._close_link(href, start)
+
+    def _close_link(self, href: str | None, start: int) -> None:
+        if not href or href.startswith("#") or href.lower().startswith("javascript:"):
+            return
+        label = _SPACES.sub(" ", "".join(self.out[start:])).strip()
+        shown = href[len("mailto:") :] if href.lower().startswith("mailto:") else href
+        if not label:
+            self._emit(shown)
+        elif label not in (shown, href):
+            self._emit(f" ({shown})")
+
+    def handle_data(self, data: str) -> None:
+        if self.skipping:
+            # Statements stay, so that an {% if %} opened outside <head> still closes.
+            for match in _PLACEHOLDER.finditer(data):
+                if int(match.group(1)) in self.statements:
+                    self.out.append(match.group())
+        elif self.pre:
+            self._emit(data)
+        else:
+            for piece in _STATEMENT_SPLIT.split(data):
+                self._text(piece)
+
+    def _text(self, text: str) -> str:
+        match = _PLACEHOLDER.fullmatch(text)
+        if match is not None and int(match.group(1)) in self.statements:
+            # A statement takes no room: the line breaks owed go after it, so that an
+            # {% if %} around a paragraph leaves no blank lines behind when it is false.
+            self.out.append(text)
+        elif text.strip():
+            self._emit(_SPACES.sub(" ", text))
+        elif text and self.out and not self.pending:
+            self.out.append(" ")
+
+    def result(self) -> str:
+        return tidy_text(_DOUBLE_SPACES.sub(" ", "".join(self.out)))
