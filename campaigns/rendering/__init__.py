@@ -10,10 +10,13 @@ The public API:
   CompiledEmail | CompiledSms, once per template per run; raises TemplateInvalid;
 - `compiled.render(context, track=None)` -> RenderedEmail | RenderedSms per message; raises
   RenderError. `track(url, index) -> str` rewrites each http(s) link;
+- `check_template(channel, subject=, html=, text=, body=, context=None, opt_out_text=)` ->
+  list[Problem], when a template is saved;
 - `sms_length(text)` -> SmsLength (encoding, units, segments, first_ucs2);
 - `html_to_text(html)`, `list_unsubscribe_headers(url)`.
 """
 
+from .checks import check_template
 from .context import (
     CONTEXT_NAMES,
     SAMPLE_CONTEXT,
@@ -56,6 +59,7 @@ __all__ = [
     "SmsLength",
     "TemplateInvalid",
     "Track",
+    "check_template",
     "compile_template",
     "html_to_text",
     "list_unsubscribe_headers",
