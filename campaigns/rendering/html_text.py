@@ -15,6 +15,12 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+# Around the URLs of a generated text part (see html_to_text's mark_links).
+# Control characters that HTML and text never contain, and within Latin-1: a character above
+# U+00FF would make Python store the whole message two bytes per character, and every string
+# operation on it slower.
+LINK_START, LINK_END = "\x02", "\x03"
+
 _JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 # Jinja tags are swapped for private-use characters while the HTML is parsed.
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
@@ -32,8 +38,22 @@ _PARAGRAPH = frozenset(
 _LINE = frozenset({"div", "tr", "li", "dt", "dd", "center", "figcaption"})
 
 
-def html_to_text(html: str) -> str:
-    """Readable text for the HTML part `html` (a template or plain HTML)."""
+def html_to_text(html: str, *, mark_links: bool = False) -> str:
+    """Readable text for the HTML part `html` (a template or plain HTML).
+
+    With mark_links, each link's URL is written between LINK_START and LINK_END, so that a
+    render can track the links of the generated text without searching it for URLs (see
+    links.LinkTracker.marked_text), which removes the marks."""
+    protected, tags = protect_jinja(html)
+    parser = _TextParser({i for i, tag in enumerate(tags) if tag.startswith("{%")}, mark_links)
+    parser.feed(protected)
+    parser.close()
+    return restore_jinja(parser.result(), tags)
+
+
+def protect_jinja(source: str) -> tuple[str, list[str]]:
+    """The template source with each Jinja tag replaced by a placeholder that HTML parsing
+    leaves alone (comments dropped), and the tags, for restore_jinja."""
     tags: list[str] = []
 
     def protect(match: re.Match[str]) -> str:
@@ -43,11 +63,11 @@ def html_to_text(html: str) -> str:
         tags.append(tag)
         return f"\ue000{len(tags) - 1}\ue001"
 
-    protected = _JINJA_TAG.sub(protect, html)
-    parser = _TextParser(statements={i for i, tag in enumerate(tags) if tag.startswith("{%")})
-    parser.feed(protected)
-    parser.close()
-    return _PLACEHOLDER.sub(lambda match: tags[int(match.group(1))], parser.result())
+    return _JINJA_TAG.sub(protect, source), tags
+
+
+def restore_jinja(text: str, tags: list[str]) -> str:
+    return _PLACEHOLDER.sub(lambda match: tags[int(match.group(1))], text)
 
 
 def tidy_text(text: str) -> str:
@@ -59,9 +79,10 @@ def tidy_text(text: str) -> str:
 
 
 class _TextParser(HTMLParser):
-    def __init__(self, statements: set[int]):
+    def __init__(self, statements: set[int], mark_links: bool):
         super().__init__(convert_charrefs=True)
         self.statements = statements  # placeholders that stand for {% %} tags
+        self.mark_links = mark_links
         self.out: list[str] = []
         self.pending = 0  # line breaks owed before the next text: 1 for a line, 2 for a block
         self.skipping = 0
@@ -101,6 +122,7 @@ class _TextParser(HTMLParser):
         elif tag == "img" and attributes.get("alt"):
             self._emit(f" {attributes['alt']} ")
         elif tag == "a":
+            self._emit("")  # the line breaks owed go before the label, not into it
             self.links.append((attributes.get("href"), len(self.out)))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -124,11 +146,18 @@ class _TextParser(HTMLParser):
         if not href or href.startswith("#") or href.lower().startswith("javascript:"):
             return
         label = _SPACES.sub(" ", "".join(self.out[start:])).strip()
-        shown = href[len("mailto:") :] if href.lower().startswith("mailto:") else href
+        if href.lower().startswith("mailto:"):
+            if label != href[len("mailto:") :]:
+                self._emit(f" ({href[len('mailto:') :]})" if label else href[len("mailto:") :])
+            return
+        url = f"{LINK_START}{href}{LINK_END}" if self.mark_links else href
         if not label:
-            self._emit(shown)
-        elif label not in (shown, href):
-            self._emit(f" ({shown})")
+            self._emit(url)
+        elif label != href:
+            self._emit(f" ({url})")
+        elif self.mark_links:  # the label is the URL: mark it, rather than write it twice
+            del self.out[start:]
+            self._emit(url)
 
     def handle_data(self, data: str) -> None:
         if self.skipping:

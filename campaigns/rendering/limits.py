@@ -125,10 +125,17 @@ def guarded(func: Any) -> Any:
 
 
 def check_printf(template: str) -> None:
+    if template in _FORMATS_CHECKED:
+        return
     for width, precision in _PRINTF_SPEC.findall(template):
         for number in (width, precision):
             if number == "*" or len(number) > 3 or (number and int(number) > MAX_FORMAT_WIDTH):
                 raise LimitExceeded(f"format widths and precisions may be at most {MAX_FORMAT_WIDTH}")
+    if len(_FORMATS_CHECKED) < 1_000:  # format strings are mostly a template's constants
+        _FORMATS_CHECKED.add(template)
+
+
+_FORMATS_CHECKED: set[str] = set()
 
 
 @pass_eval_context

@@ -20,7 +20,7 @@ from jinja2 import meta
 
 from .errors import RenderError, TemplateInvalid
 from .html_text import html_to_text, tidy_text
-from .links import LinkTracker, Track, list_unsubscribe_headers
+from .links import LinkTracker, Track, list_unsubscribe_headers, mark_hrefs
 from .sandbox import GENERATED_TEXT, HTML, TEXT, MessageEnvironment, compile_tree, parse, render
 from .sms import MAX_SMS_CHARACTERS, SmsLength, sms_length
 
@@ -52,18 +52,18 @@ class RenderedSms:
 
 
 class _Field:
-    """One compiled field: its name, the Jinja template and the names it reads."""
+    """One compiled field: its name, its compiled template and the names it reads."""
 
-    __slots__ = ("name", "template", "names")
+    __slots__ = ("name", "compiled", "names")
 
     def __init__(self, env: MessageEnvironment, name: str, source: str):
         tree = parse(env, source, name)
         self.name = name
         self.names = frozenset(meta.find_undeclared_variables(tree))
-        self.template = compile_tree(env, tree, name)
+        self.compiled = compile_tree(env, tree, name)
 
     def render(self, context: Mapping[str, Any], max_chars: int) -> str:
-        return render(self.template, context, self.name, max_chars)
+        return render(self.compiled, context, self.name, max_chars)
 
 
 def _compile_fields(specs: list[tuple[MessageEnvironment, str, str]]) -> list[_Field]:
@@ -91,12 +91,18 @@ class CompiledEmail:
 
     def __init__(self, *, subject: str, html: str, text: str = ""):
         self.text_generated = not text.strip() and bool(html.strip())
-        text_source = html_to_text(html) if self.text_generated else text
+        self.has_html = bool(html.strip())
         text_env = GENERATED_TEXT if self.text_generated else TEXT
+        text_source = html_to_text(html) if self.text_generated else text
         specs = [(TEXT, "subject", subject), (HTML, "html", html), (text_env, "text", text_source)]
         self._subject, self._html, self._text = _compile_fields(specs)
-        self.has_html = bool(html.strip())
         self.names = self._subject.names | self._html.names | self._text.names
+        # The same parts with their links marked (see links.py), rendered when links are
+        # tracked: a message is then split at the marks instead of searched for links.
+        (self._html_marked,) = _compile_fields([(HTML, "html", mark_hrefs(html))])
+        self._text_marked = self._text
+        if self.text_generated:
+            (self._text_marked,) = _compile_fields([(text_env, "text", html_to_text(html, mark_links=True))])
 
     def render(self, context: Mapping[str, Any], *, track: Track | None = None) -> RenderedEmail:
         try:
@@ -104,16 +110,20 @@ class CompiledEmail:
         except (KeyError, TypeError):
             raise ValueError("an email's context needs links.unsubscribe, the one-click unsubscribe URL") from None
         subject = " ".join(self._subject.render(context, MAX_SUBJECT).split())
-        html = self._html.render(context, MAX_HTML) if self.has_html else ""
-        text = self._text.render(context, MAX_TEXT)
+        if track is None:
+            html = self._html.render(context, MAX_HTML) if self.has_html else ""
+            text = self._text.render(context, MAX_TEXT)
+            links: tuple[str, ...] = ()
+        else:
+            tracker = LinkTracker(track, keep=(unsubscribe,))
+            html = tracker.marked_html(self._html_marked.render(context, MAX_HTML)) if self.has_html else ""
+            text = self._text_marked.render(context, MAX_TEXT)
+            # A generated text part has its links marked: its other URLs were not links in
+            # the HTML either, and stay as they are.
+            text = tracker.marked_text(text) if self.text_generated else tracker.text(text)
+            links = tuple(tracker.urls)
         if self.text_generated:
             text = tidy_text(text)
-        links: tuple[str, ...] = ()
-        if track is not None:
-            tracker = LinkTracker(track, keep=(unsubscribe,))
-            html = tracker.html(html)
-            text = tracker.text(text)
-            links = tuple(tracker.urls)
         return RenderedEmail(subject, html, text, list_unsubscribe_headers(unsubscribe), links)
 
 

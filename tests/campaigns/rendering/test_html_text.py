@@ -50,3 +50,9 @@ def test_jinja_tags_pass_through_and_comments_are_dropped():
         "Hi {{ customer.first_name }}{% if offer.code %}\n\nCode {{ offer.code }}{% endif %}\n\n"
         "Shop ({{ links.shop }}){% if x %}{% endif %}"
     )
+
+
+def test_link_urls_can_be_marked_for_tracking():
+    html = '<a href="https://a.example/">A</a> <a href="https://b.example/">https://b.example/</a>'
+
+    assert html_to_text(html, mark_links=True) == "A (\x02https://a.example/\x03) \x02https://b.example/\x03"

@@ -134,6 +134,13 @@ def test_the_output_of_a_render_is_capped():
     assert "1,000,000 characters" in caught.value.message
 
 
+def test_the_output_of_a_loop_free_render_is_capped_too():
+    with pytest.raises(RenderError) as caught:
+        compile_template("email", subject="s", html="{% set a = 'x' * 99999 %}" + "{{ a }}" * 11).render(SAMPLE_CONTEXT)
+
+    assert (caught.value.field, caught.value.kind) == ("html", "too_large")
+
+
 def test_values_up_to_the_limit_are_fine():
     assert len(render_sms("{{ ('x' * 100000)|length }}")) == 6
     assert MAX_VALUE_SIZE == 100_000

@@ -120,6 +120,31 @@ def test_every_http_link_is_tracked_except_the_unsubscribe_link():
     )
 
 
+def test_the_generated_text_part_tracks_the_html_links_with_the_same_indexes():
+    email = compile_template(
+        "email",
+        subject="s",
+        html=(
+            '<p><a href="{{ links.shop }}">Shop</a> or see https://shop.example.com/plain</p>'
+            '<p><a href="https://shop.example.com/sale?a=1&amp;b=2">https://shop.example.com/sale?a=1&amp;b=2</a></p>'
+            '<p><a href="{{ links.shop }}">Again</a> <a href="mailto:help@example.com">help</a> '
+            '<a href="{{ links.unsubscribe }}">Unsubscribe</a></p>'
+        ),
+    )
+
+    rendered = email.render(SAMPLE_CONTEXT, track=tracked)
+
+    assert rendered.links == ("https://shop.example.com/", "https://shop.example.com/sale?a=1&b=2")
+    assert rendered.text == (
+        "Shop (https://t.example/0) or see https://shop.example.com/plain\n\n"
+        "https://t.example/1\n\n"
+        f"Again (https://t.example/0) help (help@example.com) Unsubscribe ({UNSUBSCRIBE})"
+    )
+    untracked = email.render(SAMPLE_CONTEXT).text
+    assert "\x02" not in untracked and "\x03" not in untracked
+    assert untracked.startswith("Shop (https://shop.example.com/) or see")
+
+
 def test_an_email_carries_the_one_click_unsubscribe_headers():
     rendered = compile_template("email", subject="s", html="x").render(SAMPLE_CONTEXT)
 
