@@ -2,7 +2,7 @@
 (Twilio, console, file, locmem). Each sends a batch of OutgoingMessage and returns one
 SendResult per message; a failure is a ChannelError, permanent or not.
 
-    EmailChannel(concurrency=8).send(messages) -> list[SendResult]
+    EmailChannel(concurrency=8).send_messages(messages) -> list[SendResult]
     get_sms_backend(status_callback=url).send_messages(messages) -> list[SendResult]
 
 Provider statuses map to Event through ANYMAIL_EVENTS and TWILIO_STATUSES, and Twilio's

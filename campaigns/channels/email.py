@@ -92,7 +92,7 @@ class EmailChannel:
         self.concurrency = max(1, concurrency)
         self.backend_options = backend_options
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+    def send_messages(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
         """One result per message, in order; only configuration errors raise."""
         if self.concurrency == 1 or len(messages) < 2:
             return self._send_batch(messages)

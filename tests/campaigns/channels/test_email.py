@@ -35,7 +35,7 @@ def test_it_sends_each_message_with_its_parts_headers_and_message_id(settings):
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     settings.DEFAULT_FROM_EMAIL = "Example Shop <shop@example.com>"
 
-    results = EmailChannel().send([message(41), message(42, to="bob@example.com")])
+    results = EmailChannel().send_messages([message(41), message(42, to="bob@example.com")])
 
     assert [(r.message_id, r.provider_id, r.ok) for r in results] == [("41", "0", True), ("42", "1", True)]
     sent = mail.outbox[0]
@@ -58,13 +58,13 @@ def test_extra_metadata_travels_with_the_message_id(settings):
     outgoing = message(7)
     outgoing.metadata = {"campaign_run": "3", "message_id": "overridden"}
 
-    EmailChannel().send([outgoing])
+    EmailChannel().send_messages([outgoing])
 
     assert mail.outbox[0].anymail_test_params["metadata"] == {"campaign_run": "3", "message_id": "7"}
 
 
 def test_postmark_receives_the_message_as_its_api_expects(postmark):
-    results = EmailChannel().send([message(42)])
+    results = EmailChannel().send_messages([message(42)])
 
     assert results[0].ok
     assert re.fullmatch(r"[0-9a-f-]{36}", results[0].provider_id)
@@ -81,7 +81,7 @@ def test_postmark_receives_the_message_as_its_api_expects(postmark):
 
 
 def test_a_batch_goes_through_one_connection(postmark):
-    results = EmailChannel().send([message(i, to=f"c{i}@example.com") for i in range(5)])
+    results = EmailChannel().send_messages([message(i, to=f"c{i}@example.com") for i in range(5)])
 
     assert all(r.ok for r in results)
     assert postmark.requests == 5
@@ -91,7 +91,7 @@ def test_a_batch_goes_through_one_connection(postmark):
 def test_an_inactive_recipient_is_a_permanent_error_and_the_batch_goes_on(postmark):
     postmark.inactive = {"gone@example.com"}
 
-    results = EmailChannel().send([message(1, to="gone@example.com"), message(2)])
+    results = EmailChannel().send_messages([message(1, to="gone@example.com"), message(2)])
 
     error = results[0].error
     assert (error.permanent, error.code, error.suppresses_recipient) == (True, Code.REJECTED_RECIPIENT, True)
@@ -102,7 +102,7 @@ def test_an_inactive_recipient_is_a_permanent_error_and_the_batch_goes_on(postma
 def test_an_invalid_address_is_a_permanent_error(postmark):
     postmark.invalid = {"not-an-address@example.com"}
 
-    [result] = EmailChannel().send([message(1, to="not-an-address@example.com")])
+    [result] = EmailChannel().send_messages([message(1, to="not-an-address@example.com")])
 
     assert (result.error.permanent, result.error.code) == (True, Code.INVALID_RECIPIENT)
 
@@ -114,7 +114,7 @@ def test_an_invalid_address_is_a_permanent_error(postmark):
 def test_rate_limits_and_provider_errors_are_temporary(postmark, status, code):
     postmark.fail_with = status
 
-    [result] = EmailChannel().send([message(1)])
+    [result] = EmailChannel().send_messages([message(1)])
 
     assert (result.error.permanent, result.error.code) == (False, code)
     assert f"{status}" in result.error.message
@@ -123,7 +123,7 @@ def test_rate_limits_and_provider_errors_are_temporary(postmark, status, code):
 def test_refused_credentials_are_temporary_so_the_operator_can_fix_them(postmark, settings):
     settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_SERVER_TOKEN": "wrong"}
 
-    [result] = EmailChannel().send([message(1)])
+    [result] = EmailChannel().send_messages([message(1)])
 
     assert (result.error.permanent, result.error.code, result.error.suppresses_recipient) == (False, Code.AUTH, False)
 
@@ -134,7 +134,7 @@ def test_an_unreachable_provider_is_a_temporary_network_error(settings):
     settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
     settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": standin.token, "POSTMARK_API_URL": standin.url, "REQUESTS_TIMEOUT": 2}
 
-    results = EmailChannel().send([message(1), message(2)])
+    results = EmailChannel().send_messages([message(1), message(2)])
 
     assert [(r.error.permanent, r.error.code) for r in results] == [(False, Code.NETWORK)] * 2
 
@@ -145,7 +145,7 @@ def test_concurrent_sending_overlaps_requests_and_keeps_the_order(settings):
         settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": standin.token, "POSTMARK_API_URL": standin.url}
         standin.inactive = {"c3@example.com"}
 
-        results = EmailChannel(concurrency=4).send([message(i, to=f"c{i}@example.com") for i in range(8)])
+        results = EmailChannel(concurrency=4).send_messages([message(i, to=f"c{i}@example.com") for i in range(8)])
 
     assert [r.message_id for r in results] == [str(i) for i in range(8)]
     assert [r.ok for r in results] == [True, True, True, False, True, True, True, True]
@@ -158,14 +158,14 @@ def test_a_misconfigured_backend_raises_instead_of_failing_every_message(setting
     settings.ANYMAIL = {}
 
     with pytest.raises(AnymailConfigurationError):
-        EmailChannel().send([message(1)])
+        EmailChannel().send_messages([message(1)])
 
 
 def test_the_default_file_backend_writes_the_email_with_its_headers(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     settings.EMAIL_FILE_PATH = tmp_path
 
-    results = EmailChannel().send([message(1), message(2)])
+    results = EmailChannel().send_messages([message(1), message(2)])
 
     assert [(r.ok, r.provider_id) for r in results] == [(True, None), (True, None)]
     [written] = tmp_path.iterdir()  # one file for the batch's one connection
