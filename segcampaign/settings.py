@@ -2,8 +2,9 @@
 
 Every value comes from the environment, read here and only here through django-environ
 (a bad value fails with ImproperlyConfigured naming the variable). The defaults are the
-embedded laptop setup (SQLite, Celery eager, email to the console) with DEBUG off: the
-development targets of the Makefile, the .env that `make demo` writes and the tests turn it on.
+embedded laptop setup (SQLite, Celery eager, email to files, SMS to the console) with DEBUG
+off: the development targets of the Makefile, the .env that `make demo` writes and the tests
+turn it on.
 """
 
 from pathlib import Path
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "segments",
+    "campaigns",
 ]
 
 MIDDLEWARE = [
@@ -155,27 +157,65 @@ if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
 
 # --- Email (anymail) and SMS (Twilio) ---
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Without an ESP backend, each batch of email is written as a file under EMAIL_FILE_PATH.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / "sent_email")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@example.com")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
-ANYMAIL = {
-    # Only the values a chosen ESP backend needs are read by anymail; unset ones stay out.
-    key: value
-    for key, value in {
-        "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY", default=""),
-        "MAILGUN_SENDER_DOMAIN": env.str("MAILGUN_SENDER_DOMAIN", default=""),
-        "POSTMARK_SERVER_TOKEN": env.str("POSTMARK_SERVER_TOKEN", default=""),
-        "SENDGRID_API_KEY": env.str("SENDGRID_API_KEY", default=""),
-        "BREVO_API_KEY": env.str("BREVO_API_KEY", default=""),
-        "AMAZON_SES_CLIENT_PARAMS": None,
-        "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
-    }.items()
-    if value
-}
+
+
+def _anymail_settings() -> dict:
+    """Every ANYMAIL_<NAME> variable is anymail's <NAME> setting, under anymail's own name
+    (ANYMAIL_POSTMARK_SERVER_TOKEN, ANYMAIL_POSTMARK_API_URL, ANYMAIL_MAILGUN_API_KEY,
+    ANYMAIL_WEBHOOK_SECRET, ...), so any ESP, or a local stand-in of its API, is configured
+    without code. "true"/"false" are booleans; a value starting with { or [ is JSON (for dict
+    and list settings such as ANYMAIL_AMAZON_SES_CLIENT_PARAMS); REQUESTS_TIMEOUT is a
+    number; anything else is a string. Empty variables are left out."""
+    settings = {}
+    for variable in sorted(name for name in env.ENVIRON if name.startswith("ANYMAIL_")):
+        name, value = variable.removeprefix("ANYMAIL_"), env.str(variable).strip()
+        if not name or not value:
+            continue
+        if value[0] in "{[":
+            try:
+                settings[name] = env.json(variable)
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"{variable} is not valid JSON: {exc}") from None
+        elif value.lower() in ("true", "false"):
+            settings[name] = env.bool(variable)
+        elif name == "REQUESTS_TIMEOUT":
+            try:
+                settings[name] = env.float(variable)
+            except ValueError:
+                raise ImproperlyConfigured(f"{variable} must be a number of seconds, got {value!r}") from None
+        else:
+            settings[name] = value
+    return settings
+
+
+ANYMAIL = _anymail_settings()
+
+# twilio sends through Twilio's Messages API; console prints each SMS; file appends one JSON
+# object per SMS to SMS_FILE_PATH; locmem keeps them in campaigns.channels.sms.outbox (tests).
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+if SMS_BACKEND not in ("twilio", "console", "file", "locmem"):
+    raise ImproperlyConfigured(f"SMS_BACKEND must be twilio, console, file or locmem, got {SMS_BACKEND!r}")
+SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=BASE_DIR / "sent_sms.jsonl")
+# Appended to an SMS that does not already carry it.
+SMS_OPT_OUT_TEXT = env.str("SMS_OPT_OUT_TEXT", default="Reply STOP to opt out")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# The sender: a phone number (or alphanumeric sender ID), or a Messaging Service's sender pool.
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+if SMS_BACKEND == "twilio":
+    _needed = {
+        "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID": TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID,
+    }
+    if not all(_needed.values()):
+        raise ImproperlyConfigured(f"SMS_BACKEND=twilio needs {', '.join(k for k, v in _needed.items() if not v)}")
 
 # --- segcampaign ---
 # Where `manage.py demo` keeps the admin login it made, beside .env (both ignored by git).
