@@ -152,6 +152,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Housekeeping that is not the marketer's to schedule (beat copies it into its database schedule).
 CELERY_BEAT_SCHEDULE = {
     "fail-stale-work": {"task": "segments.tasks.stale_work_fail_task", "schedule": 60.0},
+    "campaign-dispatch": {"task": "campaigns.tasks.campaign_dispatch_task", "schedule": 60.0},
 }
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
@@ -240,6 +241,35 @@ if JOB_HEARTBEAT_SECONDS < 1 or JOB_STALE_AFTER_SECONDS < 3 * JOB_HEARTBEAT_SECO
         "JOB_STALE_AFTER_SECONDS must be at least three times JOB_HEARTBEAT_SECONDS (a positive number), "
         f"got {JOB_STALE_AFTER_SECONDS} and {JOB_HEARTBEAT_SECONDS}"
     )
+
+# --- Campaigns ---
+# Where the shop's site is reached from outside: the base of unsubscribe links, tracked links and
+# Twilio's status callbacks.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+SHOP_NAME = env.str("SHOP_NAME", default="Our shop")
+# Messages a send task claims at a time (the 500-1,000), and sent concurrently per task.
+CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=500)
+CAMPAIGN_SEND_CONCURRENCY = env.int("CAMPAIGN_SEND_CONCURRENCY", default=16)
+# Provider rate limits in messages per second for all workers together (0: no limit). Twilio
+# long codes take about 1 SMS per second; ESPs publish theirs.
+EMAIL_RATE_LIMIT = env.float("EMAIL_RATE_LIMIT", default=0)
+SMS_RATE_LIMIT = env.float("SMS_RATE_LIMIT", default=0)
+# The shared rate budget lives in Redis (every worker on every host draws from it); empty: the
+# broker's Redis when the broker is Redis, else a budget per process (one process: the demo).
+RATE_LIMIT_REDIS_URL = env.str(
+    "RATE_LIMIT_REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+# A temporary provider error is retried with back-off this many times before the message fails.
+MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=5)
+# A claimed batch whose worker has not come back after this long is claimed again (nothing of it
+# reached the provider); a message left "sending" that long is marked unknown for review.
+CAMPAIGN_CLAIM_TIMEOUT_SECONDS = env.int("CAMPAIGN_CLAIM_TIMEOUT_SECONDS", default=900)
+for _name in ("CAMPAIGN_BATCH_SIZE", "CAMPAIGN_SEND_CONCURRENCY", "MESSAGE_MAX_ATTEMPTS", "CAMPAIGN_CLAIM_TIMEOUT_SECONDS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be a positive whole number, got {globals()[_name]}")
+for _name in ("EMAIL_RATE_LIMIT", "SMS_RATE_LIMIT"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 (no limit) or a number of messages per second")
 
 LOGGING = {
     "version": 1,

@@ -12,6 +12,16 @@ import pandas as pd
 from django.db.models import Max, QuerySet
 
 from segments import clustering, features, frames
+from segments.audience import (  # noqa: F401  (what campaigns read)
+    OPERATORS,
+    audience_frame,
+    compile_conditions,
+    condition_problems,
+    contacts_frame,
+    holds_sample_shop,
+    message_data_frame,
+    rfm_score_edges,
+)
 from segments.models import Customer, Order, Segment, SegmentationRun
 
 EXPORT_COLUMNS = [
@@ -59,6 +69,36 @@ def latest_stats_watermark(*, exclude: int | None = None) -> dt.datetime | None:
 
 def latest_order_at() -> dt.datetime | None:
     return Order.objects.aggregate(latest=Max("ordered_at"))["latest"]
+
+
+def segment_by_key_or_name(value: str) -> Segment | None:
+    """A live segment by its key (stable across refits) or, failing that, its current name."""
+    live = Segment.objects.filter(is_active=True)
+    return live.filter(key=value).first() or live.filter(name__iexact=value).first()
+
+
+def segments_by_id(ids) -> dict[int, Segment]:
+    return Segment.objects.in_bulk(list(ids))
+
+
+def customer_external_ids(ids) -> pd.Series:
+    """The shop's own id of each given customer, by customer id (a query per 50,000 ids)."""
+    ids = pd.unique(pd.Series(ids, dtype="int64").to_numpy())
+    parts = [
+        frames.read_frame(
+            f"SELECT id, external_id FROM {frames.CUSTOMER_TABLE} WHERE id IN ({frames.id_list(ids[i:i + 50_000])})",
+            [], columns=["customer_id", "external_id"],
+        )
+        for i in range(0, len(ids), 50_000)
+    ]
+    if not parts:
+        return pd.Series(dtype=str)
+    frame = pd.concat(parts)
+    return pd.Series(frame["external_id"].astype(str).to_numpy(), index=frame["customer_id"].astype("int64"))
+
+
+def live_segments() -> QuerySet[Segment]:
+    return Segment.objects.filter(is_active=True).order_by("name")
 
 
 def segments_export(*, run: SegmentationRun | None = None) -> pd.DataFrame | None:
