@@ -22,7 +22,8 @@ PURE = [
         "report", "fields", "reading", "cleaning", "attributes", "keys", "preparing", "pipeline",
     )),
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "segments/importing/formats").glob("*.py")),
-    *(path for path in ("campaigns/rendering.py", "campaigns/planning.py") if (ROOT / path).exists()),
+    "campaigns/planning.py",
+    *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "campaigns/rendering").glob("*.py")),
 ]
 
 

@@ -160,8 +160,10 @@ def campaign_run_settle(*, run: CampaignRun) -> bool:
     scheduled run); True when the run is settled."""
     if outbox.messages_unfinished(run_id=run.pk):
         return False
-    campaign = run.campaign
-    if campaign.status == Campaign.Status.RUNNING:
-        after = Campaign.Status.SCHEDULED if campaign.schedule_cron else Campaign.Status.DONE
-        Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.RUNNING).update(status=after)
+    campaign = Campaign.objects.get(pk=run.campaign_id)
+    after = Campaign.Status.SCHEDULED if campaign.schedule_cron else Campaign.Status.DONE
+    # Only a running campaign: a paused one stays paused, a newer run may be under way.
+    Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.RUNNING).exclude(
+        runs__status__in=jobs.UNFINISHED
+    ).update(status=after)
     return True
