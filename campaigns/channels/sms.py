@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from .base import ChannelError, Code, Event, OutgoingMessage, SendResult
@@ -119,7 +120,8 @@ class SmsBackend:
 
 
 class TwilioBackend(SmsBackend):
-    """Twilio's Messages API. `http_client` replaces the SDK's (a twilio.http.HttpClient)."""
+    """Twilio's Messages API. `http_client` replaces the SDK's (a twilio.http.HttpClient);
+    the SDK's own waits `timeout` seconds for an answer (it would wait forever by default)."""
 
     def __init__(
         self,
@@ -129,6 +131,7 @@ class TwilioBackend(SmsBackend):
         from_number: str | None = None,
         messaging_service_sid: str | None = None,
         http_client: Any = None,
+        timeout: float = 30.0,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -143,7 +146,7 @@ class TwilioBackend(SmsBackend):
                 "the Twilio SMS backend needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
                 "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID"
             )
-        self.client = Client(account_sid, auth_token, http_client=http_client)
+        self.client = Client(account_sid, auth_token, http_client=http_client or TwilioHttpClient(timeout=timeout))
 
     def send_one(self, message: OutgoingMessage) -> str | None:
         options: dict[str, Any] = {"to": message.to, "body": message.body}

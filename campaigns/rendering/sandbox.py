@@ -87,6 +87,7 @@ _LOOP = "\x00loop"
 _CONCAT = "\x00concat"
 _SIZE = "\x00size"
 
+
 class _Undefined(StrictUndefined):
     """StrictUndefined, with messages that name fields rather than Python classes."""
 

@@ -154,6 +154,12 @@ def test_the_twilio_backend_reads_the_settings(settings):
     assert "StatusCallback" not in http.requests[0]["data"]
 
 
+def test_without_a_fake_the_sdk_client_waits_a_bounded_time(settings):
+    backend = TwilioBackend(account_sid=ACCOUNT, auth_token="secret", from_number="+447700900000", timeout=7)
+
+    assert backend.client.http_client.timeout == 7
+
+
 def test_twilio_statuses_and_delivery_errors_have_tables():
     assert TWILIO_STATUSES["delivered"] == Event.DELIVERED
     assert TWILIO_STATUSES["undelivered"] == Event.BOUNCED
