@@ -16,7 +16,15 @@ def unsubscribe_url(message_id: int) -> str:
 
 
 def tracked_url(message_id: int, index: int) -> str:
-    return f"{settings.SITE_URL}/t/{_TRACK.sign(f'{message_id}.{index}')}/"
+    return tracker(message_id)("", index)
+
+
+def tracker(message_id: int):
+    """The `track(url, index)` a render calls for each link of one message: the message is
+    signed once (an HMAC per link would cost more than rendering the email), the link's number
+    follows it. The number needs no signature: it only picks among that message's own links."""
+    prefix = f"{settings.SITE_URL}/t/{_TRACK.sign(str(message_id))}/"
+    return lambda url, index: f"{prefix}{index}/"
 
 
 def unsubscribe_message_id(token: str) -> int:
@@ -24,10 +32,9 @@ def unsubscribe_message_id(token: str) -> int:
     return int(_UNSUBSCRIBE.unsign(token))
 
 
-def tracked_link(token: str) -> tuple[int, int]:
-    """(message id, link index) of a tracked-link token; signing.BadSignature when not ours."""
-    message_id, index = _TRACK.unsign(token).split(".")
-    return int(message_id), int(index)
+def tracked_message_id(token: str) -> int:
+    """The message a tracked link's token names; signing.BadSignature when it was not ours."""
+    return int(_TRACK.unsign(token))
 
 
 def sms_status_callback_url() -> str:

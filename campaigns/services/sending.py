@@ -22,7 +22,7 @@ from campaigns import links
 from campaigns.channels import ChannelError, Code, EmailChannel, OutgoingMessage, SendResult, get_sms_backend
 from campaigns.models import Campaign, CampaignRun, Message, MessageTemplate, Rule, Suppression, Variant
 from campaigns.ratelimit import limiter_for
-from campaigns.rendering import RenderError, compile_template, message_context
+from campaigns.rendering import CustomerData, RenderError, SegmentData, compile_template, message_context
 from segments import selectors
 
 from . import outbox, personal
@@ -123,15 +123,13 @@ def _render(messages: list[Message], run: CampaignRun, now: dt.datetime) -> list
             if variant is None:
                 raise RenderError("the rule's template variant was deleted after the run was planned")
             context = message_context(
-                customer=customers.get(message.customer_id) or personal.CustomerData(),
-                segment=segment_data.get(message.segment_id) or personal.SegmentData(),
+                customer=customers.get(message.customer_id) or CustomerData(),
+                segment=segment_data.get(message.segment_id) or SegmentData(),
                 links={"unsubscribe": links.unsubscribe_url(message.pk)},
                 shop=shop,
                 offer=offers.get(message.rule_id),
             )
-            result = compiled_template(variant.template).render(
-                context, track=lambda url, index, pk=message.pk: links.tracked_url(pk, index)
-            )
+            result = compiled_template(variant.template).render(context, track=links.tracker(message.pk))
         except RenderError as exc:
             Message.objects.filter(pk=message.pk, status=Status.CLAIMED).update(
                 status=Status.FAILED, error=f"template error: {exc}"
