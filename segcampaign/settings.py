@@ -155,7 +155,7 @@ CELERY_BEAT_SCHEDULE = {
     "campaign-dispatch": {"task": "campaigns.tasks.campaign_dispatch_task", "schedule": 60.0},
 }
 if not CELERY_BROKER_URL:
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL = "memory://localhost/"  # with a host: kombu warns about a missing one otherwise
 
 # --- Email (anymail) and SMS (Twilio) ---
 # Without an ESP backend, each batch of email is written as a file under EMAIL_FILE_PATH.

@@ -2,7 +2,7 @@
 
 import json
 
-from segments import services
+from segments import selectors, services
 from segments.importing import ImportFileError, ImportReport
 from segments.models import SegmentationRun
 
@@ -62,8 +62,19 @@ def print_run(command, run: SegmentationRun) -> None:
         w(f"  {p['name']:<24} {p['size']:>9,} customers ({p.get('share', 0):.0%}{revenue})")
         if p.get("description"):
             w(f"      {p['description']}")
-    w(f"Moved between segments since the last run: {run.moved:,}")
+    w(_moved(run))
     w("Timings: " + ", ".join(f"{services.STAGES.get(k, k)} {v:.2f}s" for k, v in run.timings.items()))
+
+
+def _moved(run: SegmentationRun) -> str:
+    previous = selectors.latest_successful_run(exclude=run.pk)
+    if previous is None or previous.pk > run.pk:
+        return f"First segmentation: {run.moved:,} customers placed"
+    if previous.model_state.get("columns") != run.model_state.get("columns") or previous.algorithm != run.algorithm:
+        # Segments of another kind (the RFM grid, other features): every customer moves, which says nothing.
+        return (f"Placed {run.moved:,} customers anew (run {previous.pk} before it was "
+                f"{previous.get_algorithm_display()}, other segments)")
+    return f"Moved between segments since the last run: {run.moved:,}"
 
 
 def stage_line(stage: str, percent: int) -> str:
