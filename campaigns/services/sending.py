@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from campaigns import links
@@ -83,25 +82,35 @@ def run_batch_send(*, run_id: int, email_channel: EmailChannel | None = None, sm
     rendered = _render(messages, run, now)
     for channel in ("email", "sms"):
         batch = [(m, r) for m, r in rendered if m.channel == channel]
-        if batch:
-            sender = _sender(channel, email_channel, sms_backend)
-            _send(batch, channel, sender, claimed_at, outcome)
+        if not batch:
+            continue
+        refusal = _refusal(channel, sms_backend)
+        if refusal:
+            failed = Message.objects.filter(pk__in=[m.pk for m, _ in batch], status=Status.CLAIMED).update(
+                status=Status.FAILED, error=refusal
+            )
+            outcome.failed += failed
+            continue
+        _send(batch, channel, _sender(channel, email_channel, sms_backend), claimed_at, outcome)
     return outcome
+
+
+def _refusal(channel: str, sms_backend) -> str:
+    """Why this channel must not send at all, or ''."""
+    if channel == "sms" and sms_backend is None and settings.SMS_BACKEND == "twilio" and selectors.holds_sample_shop():
+        # The sample shop's numbers are real mobile ranges: never text them for real.
+        return (
+            "refused: this database holds the generated sample shop (customers at example.com), whose phone "
+            "numbers are real mobile ranges, so no SMS goes through Twilio; use SMS_BACKEND=console or file, or a "
+            "database with your own customers"
+        )
+    return ""
 
 
 def _sender(channel: str, email_channel, sms_backend):
     if channel == "email":
         return email_channel or EmailChannel(concurrency=settings.CAMPAIGN_SEND_CONCURRENCY)
-    if sms_backend is not None:
-        return sms_backend
-    if settings.SMS_BACKEND == "twilio" and selectors.holds_sample_shop():
-        # The sample shop's numbers are real mobile ranges: never text them for real.
-        raise ImproperlyConfigured(
-            "this database holds the generated sample shop (customers at example.com), whose phone numbers are "
-            "real mobile ranges: SMS through Twilio is refused. Use SMS_BACKEND=console or file, or a database "
-            "with your own customers."
-        )
-    return get_sms_backend(status_callback=links.sms_status_callback_url())
+    return sms_backend or get_sms_backend(status_callback=links.sms_status_callback_url())
 
 
 def _render(messages: list[Message], run: CampaignRun, now: dt.datetime) -> list[tuple[Message, object]]:

@@ -14,6 +14,7 @@ from campaigns.channels.sms import TwilioBackend
 from campaigns.channels.standin import PostmarkStandIn
 from campaigns.models import Campaign, Message, Suppression
 from campaigns.services import outbox
+from segments.models import Customer
 
 from ..channels.test_sms import FakeTwilioHttp, twilio_failure
 from ..conftest import definition
@@ -190,3 +191,16 @@ def test_a_template_that_fails_for_one_customer_fails_that_message_alone(segment
     target.refresh_from_db()
     assert (outcome.sent, target.status) == (59, "failed")
     assert target.error.startswith("template error:")
+
+
+def test_no_sms_goes_through_twilio_while_the_sample_shop_is_in_the_database(segmented, settings):
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "1" * 32, "real-looking"
+    settings.TWILIO_FROM_NUMBER = "+447700900000"
+    run = launched(sms_campaign(segmented))
+    Customer.objects.filter(external_id="C0001").update(email="olivia.smith1@example.com")  # the sample shop's kind
+
+    outcome = services.run_batch_send(run_id=run.pk)
+
+    assert outcome.failed == 60 and outcome.sent == 0
+    assert "sample shop" in Message.objects.filter(run=run).first().error
