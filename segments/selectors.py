@@ -50,6 +50,11 @@ def latest_successful_run(*, exclude: int | None = None) -> SegmentationRun | No
     return succeeded_runs(exclude=exclude).first()
 
 
+def latest_run() -> SegmentationRun | None:
+    """The newest run whatever its state (queued, running, failed...)."""
+    return SegmentationRun.objects.order_by("-pk").first()
+
+
 def runs_with_centroids(*, exclude: int | None = None) -> QuerySet[SegmentationRun]:
     """Successful runs that stored cluster centroids (to match new clusters against), newest first."""
     return succeeded_runs(exclude=exclude).filter(model_state__has_key="centroids")

@@ -6,9 +6,14 @@ from .customers import customers_mark_changed
 from .errors import USER_ERRORS, RunInProgress, SegmentationError
 from .membership import membership_write
 from .runs import DEFAULT_PARAMS, STAGES, segmentation_run_create, segmentation_run_execute
+from .schedule import DAYS, Schedule, resegmentation_schedule, resegmentation_schedule_set
 from .stats import customer_stats_refresh
 
 __all__ = [
+    "DAYS",
+    "Schedule",
+    "resegmentation_schedule",
+    "resegmentation_schedule_set",
     "DEFAULT_PARAMS",
     "STAGES",
     "USER_ERRORS",
