@@ -13,6 +13,7 @@ from .wording import distinctive_features, level_word
 
 NOISE_NAME = "Outliers"
 NO_ORDERS_NAME = "Not yet purchased"
+FEW_ORDERS_NAME = "Hardly purchased"  # most never bought (or returned what they bought); some did
 
 
 def _score(percentile: float) -> int:
@@ -52,7 +53,7 @@ def _base_name(item: dict) -> str:
     median, percentile = item["median"], item["percentile"]
     if all(percentile.get(name) is not None for name in RFM_COLUMNS):
         if (median["frequency"] or 0) <= 0:
-            return NO_ORDERS_NAME
+            return NO_ORDERS_NAME if ((item.get("mean") or {}).get("frequency") or 0) <= 0 else FEW_ORDERS_NAME
         r = _score(100.0 - percentile["recency_days"])
         f = _score(percentile["frequency"])
         m = _score(percentile["monetary"])

@@ -42,7 +42,12 @@ def describe(item: dict, *, currency: str) -> str:
     if all(name in median for name in RFM_COLUMNS):
         frequency = median["frequency"] or 0
         if frequency <= 0:
-            return prefix + "Has not ordered yet."
+            # The median customer never bought; when some did (say a purchase later returned),
+            # "has not ordered yet" would be untrue of them.
+            mean = (item.get("mean") or {}).get("frequency") or 0
+            if mean <= 0:
+                return prefix + "Has not ordered yet."
+            return prefix + f"Most have not bought anything they kept ({fmt(mean)} orders per customer on average)."
         days = None if median["recency_days"] is None else round(median["recency_days"])
         when = "today" if days == 0 else f"{fmt(days)} day{'s' if days != 1 else ''} ago"
         orders = f"{fmt(frequency)} order{'s' if frequency != 1 else ''}"

@@ -74,3 +74,20 @@ def test_attribute_only_segments_are_named_from_their_most_distinctive_features(
     assert names[1] == "High money_spent, few complains"
     assert names[0] == "Many complains, low money_spent"
     assert profiles[1]["description"].startswith("High money_spent:")
+
+
+def test_a_segment_where_some_bought_and_returned_is_not_said_to_have_never_ordered():
+    # Six never bought; four bought once and returned it (net spend 0): the median buys nothing.
+    features = pd.DataFrame(
+        {"recency_days": [400] * 6 + [200] * 4, "frequency": [0] * 6 + [1] * 4, "monetary": [0.0] * 10}
+    )
+    nobody = pd.DataFrame({"recency_days": [400] * 4, "frequency": [0] * 4, "monetary": [0.0] * 4})
+
+    mixed = clustering.profile(features, np.zeros(10, dtype=np.int64))[0]
+    never = clustering.profile(nobody, np.zeros(4, dtype=np.int64))[0]
+
+    assert mixed["description"] != "Has not ordered yet."
+    assert mixed["description"] == "Most have not bought anything they kept (0.4 orders per customer on average)."
+    assert clustering.name_segments([mixed]) == {0: "Hardly purchased"}
+    assert never["description"] == "Has not ordered yet."
+    assert clustering.name_segments([never]) == {0: "Not yet purchased"}
