@@ -10,13 +10,26 @@ import json
 from django import forms
 from django.contrib import admin
 from django.core.cache import cache
-from django.db.models import Count, DecimalField, Exists, IntegerField, Max, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from segcampaign.pagination import LargeTablePaginator
 from segments.models import ConsentSource, Customer, Order
 
 from .display import money
@@ -157,6 +170,8 @@ class CustomerAdmin(admin.ModelAdmin):
         HasOrdersFilter,
     ]
     list_per_page = 50
+    # Estimated counts and two-step pages: under a second on millions of rows (segcampaign.pagination).
+    paginator = LargeTablePaginator
     # The full count is a second COUNT(*) over the whole table on every page view.
     show_full_result_count = False
     inlines = [OrderInline]

@@ -7,9 +7,9 @@ runs, never deleted.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.paginator import Paginator
 from django.utils.html import format_html, format_html_join
 
+from segcampaign.pagination import LargeTablePaginator
 from segments import plots
 from segments.models import Customer, Membership, Segment
 
@@ -127,7 +127,7 @@ class SegmentAdmin(admin.ModelAdmin):
             .only("run_id", "customer__external_id", "customer__email", "customer__first_name", "customer__last_name")
             .order_by("customer_id")
         )
-        page = Paginator(members, MEMBERS_PER_PAGE).get_page(request.GET.get("members_page"))
+        page = LargeTablePaginator(members, MEMBERS_PER_PAGE).get_page(request.GET.get("members_page"))
         link_customers = self.admin_site.is_registered(Customer)
         rows = [
             {
