@@ -11,9 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.db import connection, transaction
-from django.utils import timezone
 
 from segcampaign import bulk
+from segments.changes import Stamp
 from segments.importing.preparing import Prepared
 from segments.importing.writing import CUSTOMERS, ORDERS, ChunkWrite, ChunkWriter, insert_defaults, upsert_customers
 from segments.models import Customer, Order
@@ -41,12 +41,14 @@ class FirstOrderLoad(ChunkWriter):
 
     def __init__(self, write: ChunkWrite, *, dry_run: bool, started_at, updates_customers: bool):
         """``write`` writes a chunk the usual way, should another import fill the table first;
-        ``started_at`` is when the import started (customers updated since are not bumped)."""
+        ``started_at`` is when the import started (customers stamped since are not stamped
+        again, unless a stats refresh came after: Stamp.touch_since)."""
         super().__init__(write, dry_run=dry_run)
         self.started_at = started_at
         self.updates_customers = updates_customers
         self.bulk = False
-        self.customers = _CustomerKeys(started_at)
+        self.customers = _CustomerKeys()
+        self.load_stamp: Stamp | None = None
 
     @staticmethod
     def applies() -> bool:
@@ -60,6 +62,10 @@ class FirstOrderLoad(ChunkWriter):
     @contextmanager
     def session(self):
         with transaction.atomic(), connection.cursor() as cursor:
+            # The changes lock before the table locks, as a stats refresh takes it before it
+            # reads orders; one stamp for the whole load, which is one transaction.
+            self.load_stamp = self.stamp(cursor)
+            self.customers.touch_since = self.load_stamp.touch_since(self.started_at)
             cursor.execute(f"LOCK TABLE {ORDERS} IN ACCESS EXCLUSIVE MODE")
             cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {ORDERS})")
             # Another import got in first: still correct, as one transaction of upserts.
@@ -76,7 +82,7 @@ class FirstOrderLoad(ChunkWriter):
                     rebuild = _drop_indexes(cursor, CUSTOMERS) + rebuild
             yield
             if self.bulk:
-                self.customers.create(cursor, timezone.now())
+                self.customers.create(cursor, self.load_stamp.now)
                 # More memory for the sorts of the index builds, for this transaction only.
                 cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
                 for statement in rebuild:
@@ -84,7 +90,7 @@ class FirstOrderLoad(ChunkWriter):
                 if self.customers.stale:
                     cursor.execute(
                         f"UPDATE {CUSTOMERS} SET updated_at = %s WHERE id = ANY(%s) AND updated_at < %s",
-                        [timezone.now(), self.customers.stale, self.started_at],
+                        [self.load_stamp.now, self.customers.stale, self.customers.touch_since],
                     )
                 # The planner's statistics, which autovacuum would otherwise gather a while later.
                 cursor.execute(f"ANALYZE {ORDERS}")
@@ -93,9 +99,9 @@ class FirstOrderLoad(ChunkWriter):
 
     def write(self, prepared: Prepared) -> tuple[bulk.UpsertResult, int]:
         with connection.cursor() as cursor:
-            now = timezone.now()
             if not self.bulk:
-                return self.write_chunk(cursor, prepared, now)
+                return self.write_chunk(cursor, prepared, self.load_stamp)
+            now = self.load_stamp.now
             customers_created = self.customers.resolve(cursor, prepared, now)
             frame = prepared.orders
             rows = {column: frame[column] for column in frame.columns if column != "customer_pk"}
@@ -120,8 +126,8 @@ class _CustomerKeys:
     load commits. So reading which customers exist, from any connection, stays true.
     """
 
-    def __init__(self, started_at):
-        self.started_at = started_at
+    def __init__(self):
+        self.touch_since = None  # customers stamped before this get stamped at the end
         # Every customer this import has orders for: external ids and primary keys.
         self.known_keys, self.known_pks = pa.array([], type=pa.string()), np.empty(0, dtype=np.int64)
         self.new_keys: list[pa.Array] = []  # customers to create at the end, with their keys
@@ -144,7 +150,7 @@ class _CustomerKeys:
         if len(unknown) and self.look_up:
             cursor.execute(
                 f"SELECT external_id, id, updated_at < %s FROM {CUSTOMERS} WHERE external_id = ANY(%s)",
-                [self.started_at, unknown.to_pylist()],
+                [self.touch_since, unknown.to_pylist()],
             )
             found = cursor.fetchall()
             if found:

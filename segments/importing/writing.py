@@ -15,6 +15,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from segcampaign import bulk
+from segments.changes import Stamp, changes_stamp
 from segments.importing.preparing import Prepared
 from segments.models import Customer, Order
 
@@ -40,19 +41,21 @@ def _upsert_defaults(model, columns) -> dict[str, object]:
 CUSTOMERS = Customer._meta.db_table
 ORDERS = Order._meta.db_table
 
-# Writes one prepared chunk with the cursor at time ``now``: (orders or customers upserted,
-# customers created for orders).
-ChunkWrite = Callable[[Any, Prepared, datetime], tuple[bulk.UpsertResult, int]]
+# Writes one prepared chunk with the cursor, stamping what changes with the Stamp taken at
+# the start of its transaction: (orders or customers upserted, customers created for orders).
+ChunkWrite = Callable[[Any, Prepared, Stamp], tuple[bulk.UpsertResult, int]]
 
 
-def write_customers(cursor, prepared: Prepared, now) -> tuple[bulk.UpsertResult, int]:
+def write_customers(cursor, prepared: Prepared, stamp: Stamp) -> tuple[bulk.UpsertResult, int]:
     frame, update = prepared.customers[0]
-    return upsert_customers(cursor, frame, update, now), 0
+    return upsert_customers(cursor, frame, update, stamp.now), 0
 
 
-def write_orders(cursor, prepared: Prepared, now, *, touch_since) -> tuple[bulk.UpsertResult, int]:
+def write_orders(cursor, prepared: Prepared, stamp: Stamp, *, started_at: datetime) -> tuple[bulk.UpsertResult, int]:
     """The chunk's customers (new ones created), then its orders. Customers whose orders
-    change get updated_at = now unless it is at or after ``touch_since`` already."""
+    change get updated_at = stamp.now, once per import started at ``started_at``
+    (Stamp.touch_since)."""
+    now = stamp.now
     customers_created = 0
     for frame, update in prepared.customers:
         customers_created += upsert_customers(cursor, frame, update, now).created
@@ -64,7 +67,7 @@ def write_orders(cursor, prepared: Prepared, now, *, touch_since) -> tuple[bulk.
         # Incremental re-segmentation finds changed customers by updated_at. Once per import
         # is enough: a customer with orders in every chunk is not rewritten ten times.
         touch="customer_id",
-        touch_since=touch_since,
+        touch_since=stamp.touch_since(started_at),
     )
     return result, customers_created
 
@@ -88,7 +91,12 @@ class ChunkWriter:
 
     def write(self, prepared: Prepared) -> tuple[bulk.UpsertResult, int]:
         with transaction.atomic(), connection.cursor() as cursor:
-            result = self.write_chunk(cursor, prepared, timezone.now())
+            result = self.write_chunk(cursor, prepared, self.stamp(cursor))
             if self.dry_run:
                 transaction.set_rollback(True)
         return result
+
+    def stamp(self, cursor) -> Stamp:
+        """The first thing in a chunk's transaction. A dry run commits nothing, so it takes no
+        lock (a segmentation run never waits for it)."""
+        return Stamp(now=timezone.now(), refreshed=None) if self.dry_run else changes_stamp(cursor)
