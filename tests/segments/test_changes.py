@@ -2,7 +2,6 @@
 refreshes the order stats reaches the stats of the next run, full or incremental."""
 
 import threading
-import time
 from decimal import Decimal
 
 import pytest
@@ -14,43 +13,11 @@ from segments import services
 from segments.importing import import_orders
 from segments.models import Customer, CustomerStats, Order
 
-from .conftest import NOW, make_shop, run
+from .conftest import NOW, Worker, make_shop, run, until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LATE = ["C0001", "C0021", "C0041"]  # a vip, a lapsed customer, a newcomer
-
-
-class Worker(threading.Thread):
-    """Runs `work` on a database connection of its own; `join_result` re-raises its error."""
-
-    def __init__(self, work):
-        super().__init__(daemon=True)
-        self.work, self.result, self.error = work, None, None
-
-    def run(self):
-        try:
-            self.result = self.work()
-        except BaseException as exc:  # handed to the test
-            self.error = exc
-        finally:
-            connection.close()
-
-    def join_result(self, timeout=120):
-        self.join(timeout)
-        assert not self.is_alive(), "the worker thread hung"
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-def until(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def late_orders(tmp_path, customers, *, prefix="late", day="2026-06-29"):
