@@ -39,3 +39,9 @@ def test_a_bad_phone_region_names_the_setting():
     result = _check_deploy({"PHONE_DEFAULT_REGION": "Britain"})
     assert result.returncode != 0
     assert "PHONE_DEFAULT_REGION" in result.stderr
+
+
+def test_a_negative_web_timeout_names_the_setting():
+    result = _check_deploy({"WEB_LOCK_TIMEOUT_MS": "-1"})
+    assert result.returncode != 0
+    assert "WEB_LOCK_TIMEOUT_MS" in result.stderr

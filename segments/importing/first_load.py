@@ -37,6 +37,9 @@ class FirstOrderLoad(ChunkWriter):
     table was empty, so none is in the database), and every order's customer is found or
     given a key before its order is written. Building the unique index and validating the
     foreign key at the end check both again.
+
+    A dry run loads the same way into temporary copies of the two tables: no lock beyond
+    reading them, no index dropped, the counts a real load would report, all rolled back.
     """
 
     def __init__(self, write: ChunkWrite, *, dry_run: bool, started_at, updates_customers: bool):
@@ -49,6 +52,7 @@ class FirstOrderLoad(ChunkWriter):
         self.bulk = False
         self.customers = _CustomerKeys()
         self.load_stamp: Stamp | None = None
+        self.orders_table = ORDERS  # where the orders are COPYed (a dry run: a temporary copy)
 
     @staticmethod
     def applies() -> bool:
@@ -66,6 +70,17 @@ class FirstOrderLoad(ChunkWriter):
             # reads orders; one stamp for the whole load, which is one transaction.
             self.load_stamp = self.stamp(cursor)
             self.customers.touch_since = self.load_stamp.touch_since(self.started_at)
+            if self.dry_run:
+                cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {ORDERS})")
+                self.bulk = cursor.fetchone()[0]
+                if self.bulk:
+                    self.orders_table = _scratch_copy(cursor, ORDERS)
+                    self.customers.table = _scratch_copy(cursor, CUSTOMERS)
+                yield
+                if self.bulk:
+                    self.customers.create(cursor, self.load_stamp.now)
+                transaction.set_rollback(True)
+                return
             cursor.execute(f"LOCK TABLE {ORDERS} IN ACCESS EXCLUSIVE MODE")
             cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {ORDERS})")
             # Another import got in first: still correct, as one transaction of upserts.
@@ -94,8 +109,6 @@ class FirstOrderLoad(ChunkWriter):
                     )
                 # The planner's statistics, which autovacuum would otherwise gather a while later.
                 cursor.execute(f"ANALYZE {ORDERS}")
-            if self.dry_run:
-                transaction.set_rollback(True)
 
     def write(self, prepared: Prepared) -> tuple[bulk.UpsertResult, int]:
         with connection.cursor() as cursor:
@@ -109,7 +122,7 @@ class FirstOrderLoad(ChunkWriter):
             rows.update(created_at=now, updated_at=now)
             rows.update(insert_defaults(Order, rows))
             loaded = pd.DataFrame(rows, index=frame.index)[_ORDER_COLUMNS]
-            bulk.copy_rows(cursor, ORDERS, _ORDER_COLUMNS, loaded)
+            bulk.copy_rows(cursor, self.orders_table, _ORDER_COLUMNS, loaded)
             return bulk.UpsertResult(len(loaded), 0, 0), customers_created
 
 
@@ -128,6 +141,7 @@ class _CustomerKeys:
 
     def __init__(self):
         self.touch_since = None  # customers stamped before this get stamped at the end
+        self.table = CUSTOMERS  # where new customers are COPYed (a dry run: a temporary copy)
         # Every customer this import has orders for: external ids and primary keys.
         self.known_keys, self.known_pks = pa.array([], type=pa.string()), np.empty(0, dtype=np.int64)
         self.new_keys: list[pa.Array] = []  # customers to create at the end, with their keys
@@ -190,7 +204,7 @@ class _CustomerKeys:
                 "external_id": keys.take(pa.array(order)).to_pandas().astype("str"),
                 "created_at": now, "updated_at": now}
         rows.update(insert_defaults(Customer, rows))
-        bulk.copy_rows(cursor, CUSTOMERS, list(rows), pd.DataFrame(rows))
+        bulk.copy_rows(cursor, self.table, list(rows), pd.DataFrame(rows))
 
     def _positions(self, keys: pa.Array) -> np.ndarray:
         """Where each customer id is in ``known_keys``, -1 if not there. Arrow's hash lookup:
@@ -200,6 +214,15 @@ class _CustomerKeys:
     def _remember(self, keys: pa.Array, pks: np.ndarray) -> None:
         self.known_keys = pa.concat_arrays([self.known_keys, keys])
         self.known_pks = np.concatenate([self.known_pks, pks])
+
+
+def _scratch_copy(cursor, table: str) -> str:
+    """An empty temporary table shaped like ``table`` (types, NOT NULL, checks, its own ids),
+    gone with the transaction: a dry run's COPY checks the values as the real one would."""
+    copy = f"_dry_{table}"
+    cursor.execute(f"CREATE TEMPORARY TABLE {copy} "
+                   f"(LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS) ON COMMIT DROP")
+    return copy
 
 
 def _drop_indexes(cursor, table: str) -> list[str]:
