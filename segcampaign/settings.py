@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "segcampaign.middleware.DatabaseTimeouts",
 ]
 
 ROOT_URLCONF = "segcampaign.urls"
@@ -199,6 +200,18 @@ if JOB_HEARTBEAT_SECONDS < 1 or JOB_STALE_AFTER_SECONDS < 3 * JOB_HEARTBEAT_SECO
     raise ImproperlyConfigured(
         "JOB_STALE_AFTER_SECONDS must be at least three times JOB_HEARTBEAT_SECONDS (a positive number), "
         f"got {JOB_STALE_AFTER_SECONDS} and {JOB_HEARTBEAT_SECONDS}"
+    )
+
+# Web requests only (PostgreSQL, with a Celery broker): a statement may run this long and wait this
+# long for a lock, then the page says the shop is busy (503) instead of holding a gunicorn worker
+# while an import or a segmentation run holds the lock. 0 turns one off. Workers and commands never
+# get them: long imports are normal there.
+WEB_STATEMENT_TIMEOUT_MS = env.int("WEB_STATEMENT_TIMEOUT_MS", default=30_000)
+WEB_LOCK_TIMEOUT_MS = env.int("WEB_LOCK_TIMEOUT_MS", default=5_000)
+if WEB_STATEMENT_TIMEOUT_MS < 0 or WEB_LOCK_TIMEOUT_MS < 0:
+    raise ImproperlyConfigured(
+        f"WEB_STATEMENT_TIMEOUT_MS and WEB_LOCK_TIMEOUT_MS must be 0 or more, got {WEB_STATEMENT_TIMEOUT_MS} "
+        f"and {WEB_LOCK_TIMEOUT_MS}"
     )
 
 LOGGING = {

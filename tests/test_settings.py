@@ -105,3 +105,9 @@ def test_a_request_for_a_wrong_host_logs_one_line_without_a_traceback(client, ca
         "Invalid HTTP_HOST header: 'evil.example'. You may need to add 'evil.example' to ALLOWED_HOSTS."
     )
     assert len(caplog.text.strip().splitlines()) == 1
+
+
+def test_a_negative_web_timeout_names_the_setting():
+    result = _check_deploy({"WEB_LOCK_TIMEOUT_MS": "-1"})
+    assert result.returncode != 0
+    assert "WEB_LOCK_TIMEOUT_MS" in result.stderr

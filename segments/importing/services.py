@@ -83,7 +83,7 @@ def _chunk_writer(kind: str, *, dry_run: bool, started_at: datetime, updates_cus
     """A transaction per chunk; for orders into an empty order table, one first load."""
     if kind == "customers":
         return ChunkWriter(write_customers, dry_run=dry_run)
-    write = partial(write_orders, touch_since=started_at)
+    write = partial(write_orders, started_at=started_at)
     if FirstOrderLoad.applies():
         return FirstOrderLoad(write, dry_run=dry_run, started_at=started_at, updates_customers=updates_customers)
     return ChunkWriter(write, dry_run=dry_run)

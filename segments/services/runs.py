@@ -358,10 +358,12 @@ def _execute_incremental(run: SegmentationRun, progress: jobs.Progress) -> None:
     watermark = stats_watermark(run)
     if watermark is None:
         raise SegmentationError("the order stats were never built: run a full segmentation first")
-    changed = frames.changed_customer_ids(since=watermark)
 
     progress.stage("reaggregate", percent=10)
     stats_refresh_for_run(run)
+    # Read after the refresh took its watermark: every customer stamped up to it is in here
+    # (one stamped later may be too, and is placed again by the next run).
+    changed = frames.changed_customer_ids(since=watermark)
     as_of, before = _reference(run)
     if before is not None:
         raise SegmentationError("an incremental run cannot look back in time: use a full run with --as-of")

@@ -1,15 +1,19 @@
-"""The segmentation task on a real Celery worker with Redis, as beat would trigger it."""
+"""The segmentation task on a real Celery worker with Redis, as beat would trigger it; the
+import task's retries."""
 
 import json
 import time
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from segcampaign import bulk
 from segcampaign.celery import app
 from segments import services, tasks
-from segments.models import Membership, SegmentationRun
+from segments.importing.writing import CHUNK_ATTEMPTS
+from segments.models import Customer, ImportJob, Membership, Order, SegmentationRun
 
 from .conftest import make_shop
 
@@ -109,3 +113,34 @@ def test_a_run_the_broker_refuses_is_failed_with_the_reason(shop, monkeypatch, d
     queued.refresh_from_db()
     assert queued.status == "failed"
     assert "broker down" in queued.error
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_an_import_the_database_keeps_aborting_is_retried_and_fails_as_a_database_error(tmp_path, settings,
+                                                                                       monkeypatch):
+    # The deadlock used to surface as the InternalError of a cleanup statement: "Unexpected
+    # error", and the task's retry on OperationalError never fired.
+    settings.MEDIA_ROOT = tmp_path
+    (tmp_path / "orders.csv").write_text("order_id,customer_id,ordered_at,amount\nO1,C1,2024-03-01,10.00\n")
+    Order.objects.create(customer=Customer.objects.create(external_id="C0"), external_id="O0",
+                         ordered_at=timezone.now(), amount=Decimal("1.00"))
+    job = ImportJob.objects.create(kind=ImportJob.Kind.ORDERS, options={}, file="orders.csv")
+    real_copy = bulk.copy_rows
+    attempts = []
+
+    def deadlocked(cursor, table, *args, **options):
+        if table == "_bulk_segments_order":  # inside the orders' upsert
+            attempts.append(1)
+            cursor.execute("DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'; END $$")
+        return real_copy(cursor, table, *args, **options)
+
+    monkeypatch.setattr(bulk, "copy_rows", deadlocked)
+    monkeypatch.setattr(tasks.import_job_task, "max_retries", 1)
+
+    tasks.import_job_task.apply(kwargs={"job_id": job.pk}, throw=False)  # retries run eagerly too
+
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error.startswith("Database error: deadlock detected")
+    assert len(attempts) == 2 * CHUNK_ATTEMPTS  # the task ran twice, each time trying the chunk in full
