@@ -10,6 +10,7 @@ import codecs
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -159,7 +160,10 @@ class ImportJobAdmin(admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return redirect("admin:segments_import_job", job_id=object_id)
+        job = self.get_object(request, object_id)
+        if job is None:
+            raise Http404(f"There is no import {object_id!r}.")
+        return redirect("admin:segments_import_job", job_id=job.pk)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {"title": "CSV imports (open one from Customers → Import CSV)", **(extra_context or {})}

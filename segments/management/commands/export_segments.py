@@ -25,5 +25,8 @@ class Command(BaseCommand):
         frame = selectors.segments_export(run=run)
         if frame is None:
             raise CommandError("no successful segmentation run yet: run `manage.py segment` first")
-        frame.to_csv(options["output"], index=False)
+        try:
+            frame.to_csv(options["output"], index=False)
+        except OSError as exc:
+            raise CommandError(f"--output: cannot write {options['output']}: {exc}") from None
         self.stdout.write(f"Wrote {len(frame):,} customers to {options['output']}")

@@ -160,6 +160,11 @@ def test_past_imports_are_listed_in_admin_and_open_their_job_page(admin_client, 
     assert opened.status_code == 302 and opened["Location"] == reverse("admin:segments_import_job", args=[job.pk])
 
 
+@pytest.mark.parametrize("object_id", ["abc", "99999"])
+def test_an_import_id_that_names_no_job_answers_404(admin_client, object_id):
+    assert admin_client.get(f"/admin/segments/importjob/{object_id}/change/").status_code == 404
+
+
 def test_both_lists_link_to_the_csv_import(admin_client, shop):
     for url in (CUSTOMERS_URL, ORDERS_URL):
         response = admin_client.get(url)

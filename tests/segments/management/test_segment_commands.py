@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from segments import selectors
+from segments.models import SegmentationRun
 
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,23 @@ def test_the_segment_command_rejects_bad_options(shop):
         call_command("segment", "--features", "nope", stdout=StringIO())
 
 
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--k", "99999"], "--k must be 'auto' or a whole number of segments, at most 50 and at least 2, got 99999"),
+        (["--features", "recency_days", "a'b"], "feature \"a'b\": a feature or attribute name may hold only"),
+        (["--seed", "-1"], "--seed must be a whole number from 0 to 4294967295, got -1"),
+        (["--as-of", "1600-01-01"], "--as-of must be a date from 1900-01-01 to 2200-12-31"),
+    ],
+)
+def test_the_segment_command_names_the_option_it_refuses_and_starts_no_run(shop, options, message):
+    with pytest.raises(CommandError) as refused:
+        call_command("segment", *options, stdout=StringIO(), stderr=StringIO())
+
+    assert message in str(refused.value)
+    assert not SegmentationRun.objects.exists()
+
+
 def test_export_segments_writes_the_contract_columns(shop, tmp_path):
     call_command("segment", "--k", "3", stdout=StringIO(), stderr=StringIO())
     output = tmp_path / "segments.csv"
@@ -49,3 +67,11 @@ def test_export_segments_writes_the_contract_columns(shop, tmp_path):
 def test_export_of_an_unknown_run_is_a_clear_error(shop, tmp_path):
     with pytest.raises(CommandError, match="no segmentation run 999"):
         call_command("export_segments", "--run", "999", "--output", str(tmp_path / "x.csv"))
+
+
+def test_export_to_a_missing_directory_is_a_clear_error(shop, tmp_path):
+    call_command("segment", "--k", "3", stdout=StringIO(), stderr=StringIO())
+    target = tmp_path / "missing" / "segments.csv"
+
+    with pytest.raises(CommandError, match=f"--output: cannot write {target}"):
+        call_command("export_segments", "--output", str(target), stdout=StringIO())
