@@ -297,6 +297,9 @@ class SegmentationRunAdmin(admin.ModelAdmin):
     # -- the run page
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Checked before the page's plots are computed, which Django's own check would follow.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         run = self.get_object(request, object_id)
         if run is not None:
             extra_context = {**(extra_context or {}), **run_page.context(run)}

@@ -221,3 +221,35 @@ def test_staff_without_permission_to_start_runs_cannot_start_one(client, db, dja
     assert "run-now-form" not in listing
     assert response.status_code == 403
     assert not SegmentationRun.objects.exists()
+
+
+# --- permissions: the run pages need the view permission of runs, Run now the add permission ------
+
+
+def test_the_run_pages_are_refused_to_staff_without_the_view_permission_of_runs(staff_with, db):
+    run = SegmentationRun.objects.create(status=SegmentationRun.Status.RUNNING, percent=55, stage="fit")
+    staff = staff_with("view_segment", "view_customer")
+
+    for url in (run_url(run), run_url(run, "status"), reverse("admin:segments_segmentationrun_changelist")):
+        assert staff.get(url).status_code == 403, url
+
+
+def test_the_run_pages_open_for_staff_with_the_view_permission_of_runs(staff_with, db):
+    run = SegmentationRun.objects.create(status=SegmentationRun.Status.RUNNING, percent=55, stage="fit")
+    staff = staff_with("view_segmentationrun")
+
+    for url in (run_url(run), reverse("admin:segments_segmentationrun_changelist")):
+        assert staff.get(url).status_code == 200, url
+    assert staff.get(run_url(run, "status")).json()["percent"] == 55
+
+
+def test_staff_with_the_add_permission_of_runs_can_start_one(staff_with, db):
+    staff = staff_with("view_segmentationrun", "add_segmentationrun")
+
+    listing = staff.get(reverse("admin:segments_segmentationrun_changelist")).content.decode()
+    response = staff.post(reverse("admin:segments_segmentationrun_run_now"), {"algorithm": "kmeans", "k": "3"})
+
+    run = SegmentationRun.objects.get()
+    assert "run-now-form" in listing
+    assert response.status_code == 302 and response.url == run_url(run)
+    assert (run.k_requested, run.triggered_by) == (3, "admin")
