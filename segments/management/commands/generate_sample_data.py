@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from segcampaign.csvsafe import write_csv
 from segments.importing import import_customers, import_orders
 from segments.management import output
 from segments.sampledata import generate_shop
@@ -106,7 +107,9 @@ class Command(BaseCommand):
             booleans = frame.select_dtypes("bool").columns
             frame = frame.assign(**{col: frame[col].map({True: "true", False: "false"}) for col in booleans})
             path = directory / f"{name}.csv"
-            frame.to_csv(path, index=False)
+            # Phone numbers start with +, which a spreadsheet would take for a formula: they are
+            # written '+44..., which the importer reads back as the same number.
+            write_csv(frame, path)
             self.stdout.write(f"  wrote {path} ({len(frame):,} rows)")
 
     def _report(self, label, report):

