@@ -47,6 +47,17 @@ class FeatureError(ValueError):
     """Features cannot be computed or selected; the message names the feature, column or customer."""
 
 
+def check_feature_name(name: str) -> str:
+    """The name, if it can name a feature: letters, digits, '_' and '-' only, else FeatureError.
+
+    Customer attributes are read by name in SQL (segments/frames.py), so this is the line a
+    name crosses before it gets near a query; every computed feature passes it.
+    """
+    if not (isinstance(name, str) and name.replace("_", "").replace("-", "").isalnum()):
+        raise FeatureError(f"feature {name!r}: a feature or attribute name may hold only letters, digits, '_' and '-'")
+    return name
+
+
 ORDER_COLUMNS = ("customer_id", "ordered_at", "amount", "quantity", "is_return")
 ORDER_STATS_COLUMNS = ("first_order_at", "last_order_at", "frequency", "returns", "monetary", "quantity")
 DERIVED_FEATURES = (

@@ -65,3 +65,15 @@ def copy_statements(monkeypatch):
 
     monkeypatch.setattr(type(cursor.cursor), "copy", spy)
     return statements
+
+
+@pytest.fixture
+def sql_sent(request):
+    """A function that returns every SQL statement the test has sent so far: Django's queries
+    and, on PostgreSQL, the COPY statements psycopg is given (which Django does not see)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    copies = request.getfixturevalue("copy_statements") if connection.vendor == "postgresql" else []
+    with CaptureQueriesContext(connection) as queries:
+        yield lambda: [*copies, *(query["sql"] for query in queries.captured_queries)]

@@ -1,8 +1,10 @@
 """Import admin: the CSV upload page, a job's progress and report, and the list of past uploads.
 
 The upload and job pages keep the address /admin/segments/import/ (segcampaign/admin.py mounts
-upload_urls there). Any staff member may open them; uploading needs the permissions that
-importing uses on the model the file fills.
+upload_urls there). Uploading needs the permissions that importing uses on the model the file
+fills (the upload page, the permissions for one kind at least). A job's report holds customer
+data (the rejected values): a job is seen by the person who uploaded it, and every job by those
+with the view permission of imports.
 """
 
 import codecs
@@ -10,6 +12,7 @@ import codecs
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -159,7 +162,21 @@ class ImportJobAdmin(admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return redirect("admin:segments_import_job", job_id=object_id)
+        job = self.get_object(request, object_id)
+        if job is None:
+            raise Http404(f"There is no import {object_id!r}.")
+        if not self._may_see(request, job):
+            raise PermissionDenied
+        return redirect("admin:segments_import_job", job_id=job.pk)
+
+    # -- who sees which job
+
+    def _may_see(self, request, job: ImportJob) -> bool:
+        return job.created_by_id == request.user.pk or self.has_view_permission(request)
+
+    def _visible_jobs(self, request):
+        jobs = ImportJob.objects.select_related("created_by")
+        return jobs if self.has_view_permission(request) else jobs.filter(created_by=request.user)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {"title": "CSV imports (open one from Customers → Import CSV)", **(extra_context or {})}
@@ -173,6 +190,8 @@ class ImportJobAdmin(admin.ModelAdmin):
     # -- the upload and job pages
 
     def upload_view(self, request):
+        if not any(request.user.has_perms(permissions) for permissions in _PERMISSIONS.values()):
+            raise PermissionDenied
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             kind = form.cleaned_data["kind"]
@@ -187,7 +206,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": "Import customers or orders",
             "form": form,
-            "jobs": ImportJob.objects.select_related("created_by")[:10],
+            "jobs": self._visible_jobs(request)[:10],
             "fields": {"customers": list(CUSTOMER_FIELDS), "orders": list(ORDER_FIELDS),
                        "online_retail": list(ONLINE_RETAIL_FIELDS)},
         }
@@ -195,6 +214,8 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def job_view(self, request, job_id: int):
         job = get_object_or_404(ImportJob, pk=job_id)
+        if not self._may_see(request, job):
+            raise PermissionDenied
         report = job.report or {}
         errors = report.get("errors", [])
         context = {

@@ -127,6 +127,17 @@ class OrderAdmin(admin.ModelAdmin):
         super().delete_queryset(request, queryset)
         services.customers_mark_changed(customer_ids=customer_ids)
 
+    def get_list_display(self, request):
+        # The customer's name is customer data: without the view permission of customers, the
+        # list shows their id alone.
+        if self.admin_site.get_model_admin(Customer).has_view_or_change_permission(request):
+            return self.list_display
+        return ["customer_id_only" if name == "customer_link" else name for name in self.list_display]
+
+    @admin.display(description="customer", ordering="customer__external_id")
+    def customer_id_only(self, order):
+        return order.customer.external_id
+
     @admin.display(description="customer", ordering="customer__external_id")
     def customer_link(self, order):
         customer = order.customer

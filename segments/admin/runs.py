@@ -14,8 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
@@ -54,7 +53,7 @@ class RunNowForm(forms.Form):
         label="Number of segments",
         initial="auto",
         max_length=6,
-        help_text="'auto' lets the elbow and silhouette decide, or a number of at least 2.",
+        help_text=f"'auto' lets the elbow and silhouette decide, or a number from 2 to {services.K_MAX}.",
     )
     features = forms.MultipleChoiceField(
         choices=[(name, name) for name in (*features.DERIVED_FEATURES, *features.ENGAGEMENT_FEATURES)],
@@ -77,12 +76,18 @@ class RunNowForm(forms.Form):
         value = self.cleaned_data["k"].strip().lower()
         if value in {"", "auto"}:
             return None
-        if not value.isdigit() or int(value) < 2:
-            raise forms.ValidationError("Enter 'auto' or a whole number of at least 2.")
+        if not value.isdigit() or not 2 <= int(value) <= services.K_MAX:
+            raise forms.ValidationError(f"Enter 'auto' or a whole number from 2 to {services.K_MAX}.")
         return int(value)
 
     def clean_attributes(self) -> list[str]:
-        return [name for name in _ATTRIBUTE_SPLIT.split(self.cleaned_data["attributes"]) if name]
+        names = [name for name in _ATTRIBUTE_SPLIT.split(self.cleaned_data["attributes"]) if name]
+        for name in names:
+            try:
+                features.check_feature_name(name)
+            except features.FeatureError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return names
 
     def feature_names(self) -> list[str]:
         return list(dict.fromkeys([*self.cleaned_data["features"], *self.cleaned_data["attributes"]]))
@@ -272,7 +277,10 @@ class SegmentationRunAdmin(admin.ModelAdmin):
     def status_view(self, request, object_id):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        run = get_object_or_404(SegmentationRun, pk=object_id)
+        # get_object answers None for an id that is not a number as for a missing run.
+        run = self.get_object(request, object_id)
+        if run is None:
+            raise Http404(f"There is no segmentation run {object_id!r}.")
         return JsonResponse(
             {
                 "id": run.pk,
@@ -289,6 +297,9 @@ class SegmentationRunAdmin(admin.ModelAdmin):
     # -- the run page
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Checked before the page's plots are computed, which Django's own check would follow.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         run = self.get_object(request, object_id)
         if run is not None:
             extra_context = {**(extra_context or {}), **run_page.context(run)}

@@ -41,6 +41,13 @@ DEFAULT_PARAMS = {
     "fit_sample": 50_000,
     "plot_sample": 3_000,
 }
+# The most segments a run may be asked for: more than a marketer can write campaigns for, and
+# each one costs a fit of the whole shop. The model stores K in a small integer.
+K_MAX = 50
+# numpy's seeds are unsigned 32-bit integers.
+SEED_RANGE = (0, 2**32 - 1)
+# Reference dates pandas can hold with room for day arithmetic (its timestamps end in 2262).
+AS_OF_RANGE = (dt.date(1900, 1, 1), dt.date(2200, 12, 31))
 # Run options that are not numbers of the model (they change what the run does, not how it fits).
 RUN_OPTIONS = {"rebuild_stats"}
 # The stages of a run, by key (stored in run.stage and as keys of run.timings) with the words
@@ -78,11 +85,23 @@ def segmentation_run_create(
     """A queued run, its request checked: a bad request is refused here, before any row exists."""
     if algorithm not in Algorithm.values:
         raise SegmentationError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(Algorithm.values)}")
-    if k is not None and k < 2:
-        raise SegmentationError(f"--k must be 'auto' or a whole number of at least 2, got {k}")
+    if k is not None and not 2 <= k <= K_MAX:
+        raise SegmentationError(
+            f"--k must be 'auto' or a whole number of segments, at most {K_MAX} and at least 2, got {k}"
+        )
+    for name in feature_names:
+        try:
+            features.check_feature_name(name)
+        except features.FeatureError as exc:
+            raise SegmentationError(str(exc)) from None
+    if as_of is not None and not AS_OF_RANGE[0] <= as_of <= AS_OF_RANGE[1]:
+        raise SegmentationError(f"--as-of must be a date from {AS_OF_RANGE[0]} to {AS_OF_RANGE[1]}, got {as_of}")
     unknown = set(params or {}) - set(DEFAULT_PARAMS) - RUN_OPTIONS
     if unknown:
         raise SegmentationError(f"unknown run parameter(s): {', '.join(sorted(unknown))}")
+    seed = (params or {}).get("seed")
+    if seed is not None and not (isinstance(seed, int) and SEED_RANGE[0] <= seed <= SEED_RANGE[1]):
+        raise SegmentationError(f"--seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {seed}")
     if incremental and not clustering.ALGORITHMS[algorithm].has_centroids:
         raise SegmentationError(
             f"an incremental run places changed customers by nearest centroid, which {algorithm} does not have"

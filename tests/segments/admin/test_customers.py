@@ -142,6 +142,30 @@ def test_the_customer_page_shows_totals_orders_and_attributes(admin_client, shop
     assert f"?customer__id__exact={shop.emma.pk}" in text
 
 
+def test_the_customer_page_hides_the_orders_from_staff_who_may_not_view_orders(staff_with, shop):
+    page = staff_with("view_customer").get(reverse("admin:segments_customer_change", args=[shop.emma.pk]))
+
+    assert page.status_code == 200
+    assert "Emma" in page.text
+    assert page.context["inline_admin_formsets"] == []
+    assert "Latest orders" not in page.text and "SAVE10" not in page.text
+
+
+def test_the_customer_page_shows_the_orders_to_staff_who_may_view_orders(staff_with, shop):
+    page = staff_with("view_customer", "view_order").get(reverse("admin:segments_customer_change", args=[shop.emma.pk]))
+
+    inline = page.context["inline_admin_formsets"][0]
+    assert [form.original.external_id for form in inline] == ["O3", "O2", "O1"]
+    assert "SAVE10" in page.text
+
+
+def test_the_customer_pages_are_refused_to_staff_without_the_view_permission_of_customers(staff_with, shop):
+    staff = staff_with("view_order", "view_segment")
+
+    assert staff.get(reverse("admin:segments_customer_change", args=[shop.emma.pk])).status_code == 403
+    assert staff.get(CUSTOMERS_URL).status_code == 403
+
+
 def test_the_customer_totals_are_right(admin_client, shop):
     customer_admin = admin.site._registry[Customer]
     emma = Customer.objects.get(pk=shop.emma.pk)

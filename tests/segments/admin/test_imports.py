@@ -160,7 +160,84 @@ def test_past_imports_are_listed_in_admin_and_open_their_job_page(admin_client, 
     assert opened.status_code == 302 and opened["Location"] == reverse("admin:segments_import_job", args=[job.pk])
 
 
+@pytest.mark.parametrize("object_id", ["abc", "99999"])
+def test_an_import_id_that_names_no_job_answers_404(admin_client, object_id):
+    assert admin_client.get(f"/admin/segments/importjob/{object_id}/change/").status_code == 404
+
+
 def test_both_lists_link_to_the_csv_import(admin_client, shop):
     for url in (CUSTOMERS_URL, ORDERS_URL):
         response = admin_client.get(url)
         assert '<a href="/admin/segments/import/" class="addlink">Import CSV</a>' in response.text
+
+
+# --- who may see which import (a job's report holds customer data: the rejected values) --------
+
+IMPORT_CUSTOMERS = ("add_customer", "change_customer")
+
+
+def _job(name, created_by, **fields):
+    return ImportJob.objects.create(
+        kind="customers", file=f"imports/{name}", original_name=name, created_by=created_by,
+        status=ImportJob.Status.SUCCEEDED, **fields,
+    )
+
+
+def test_staff_who_may_import_nothing_cannot_open_the_upload_page(staff_with):
+    assert staff_with().get(reverse("admin:segments_import")).status_code == 403
+    assert staff_with("view_customer").get(reverse("admin:segments_import")).status_code == 403
+    assert staff_with(*IMPORT_CUSTOMERS).get(reverse("admin:segments_import")).status_code == 200
+
+
+def test_the_upload_page_lists_only_the_users_own_imports_without_the_view_permission(staff_with, django_user_model):
+    _job("somebody_elses.csv", django_user_model.objects.create_user("olga.uploader"))
+    importer = staff_with(*IMPORT_CUSTOMERS)
+    _job("mine.csv", importer.user)
+
+    page = importer.get(reverse("admin:segments_import")).content.decode()
+
+    assert "mine.csv" in page
+    assert "somebody_elses.csv" not in page and "olga.uploader" not in page
+
+
+def test_the_upload_page_lists_every_import_with_the_view_permission(staff_with, admin_user):
+    _job("somebody_elses.csv", admin_user)
+
+    page = staff_with(*IMPORT_CUSTOMERS, "view_importjob").get(reverse("admin:segments_import")).content.decode()
+
+    assert "somebody_elses.csv" in page
+
+
+def test_a_job_page_is_refused_to_staff_without_the_view_permission(staff_with, admin_user):
+    job = _job("customers.csv", admin_user, report={"errors": [{"line": 2, "column": "email", "value": "secret@x"}]})
+    outsider = staff_with(*IMPORT_CUSTOMERS)
+
+    page = outsider.get(reverse("admin:segments_import_job", args=[job.pk]))
+    opened = outsider.get(reverse("admin:segments_importjob_change", args=[job.pk]))
+    listing = outsider.get(reverse("admin:segments_importjob_changelist"))
+
+    assert (page.status_code, opened.status_code, listing.status_code) == (403, 403, 403)
+    assert "secret@x" not in page.content.decode()
+
+
+def test_a_job_page_opens_for_staff_with_the_view_permission(staff_with, admin_user):
+    job = _job("customers.csv", admin_user)
+    viewer = staff_with("view_importjob")
+
+    page = viewer.get(reverse("admin:segments_import_job", args=[job.pk]))
+    opened = viewer.get(reverse("admin:segments_importjob_change", args=[job.pk]))
+    listing = viewer.get(reverse("admin:segments_importjob_changelist"))
+
+    assert page.status_code == 200 and "customers.csv" in page.content.decode()
+    assert opened.status_code == 302 and opened["Location"] == reverse("admin:segments_import_job", args=[job.pk])
+    assert listing.status_code == 200 and "customers.csv" in listing.content.decode()
+
+
+def test_the_uploader_sees_their_own_job_page_without_the_view_permission(staff_with, django_capture_on_commit_callbacks):
+    importer = staff_with(*IMPORT_CUSTOMERS)
+    response = post(importer, django_capture_on_commit_callbacks, file=upload("customers.csv"), kind="customers")
+
+    page = importer.get(response["Location"])
+
+    assert page.status_code == 200
+    assert "customers.csv" in page.content.decode()

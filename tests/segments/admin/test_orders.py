@@ -86,3 +86,22 @@ def test_the_order_dates_drill_down_from_years_to_months_to_days(admin_client, s
     assert [choice["title"] for choice in days["choices"]] == ["February 3"]
     assert days["back"]["title"] == "2025"
     assert "ordered_at__month=2" in days["choices"][0]["link"] and "ordered_at__day=3" in days["choices"][0]["link"]
+
+
+# --- the customer's name is customer data ------------------------------------------------------
+
+
+def test_the_order_list_shows_only_customer_ids_to_staff_who_may_not_view_customers(staff_with, shop):
+    page = staff_with("view_order").get(ORDERS_URL)
+
+    assert page.status_code == 200
+    assert orders_listed(page) == {"O1", "O2", "O3", "O4"}
+    assert "C000001" in page.text
+    assert "Emma" not in page.text and reverse("admin:segments_customer_change", args=[shop.emma.pk]) not in page.text
+
+
+def test_the_order_list_names_and_links_customers_for_staff_who_may_view_them(staff_with, shop):
+    page = staff_with("view_order", "view_customer").get(ORDERS_URL)
+
+    assert "Emma Smith (C000001)" in page.text
+    assert reverse("admin:segments_customer_change", args=[shop.emma.pk]) in page.text

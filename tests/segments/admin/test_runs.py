@@ -146,6 +146,23 @@ def test_run_now_refuses_a_bad_k_without_creating_a_run(admin_client, db):
     assert "The run was not started" in followed
 
 
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"k": "99999"}, "Number of segments: Enter &#x27;auto&#x27; or a whole number from 2 to 50."),
+        ({"k": "51"}, "Number of segments: Enter &#x27;auto&#x27; or a whole number from 2 to 50."),
+        ({"k": "auto", "attributes": "complains a'b"}, "a feature or attribute name may hold only letters"),
+    ],
+)
+def test_run_now_names_what_it_refuses_and_creates_no_run(admin_client, db, data, message):
+    response = admin_client.post(reverse("admin:segments_segmentationrun_run_now"), {"algorithm": "kmeans", **data})
+
+    assert response.status_code == 302
+    assert not SegmentationRun.objects.exists()
+    followed = admin_client.get(response.url).content.decode()
+    assert "The run was not started" in followed and message in followed
+
+
 def test_run_now_accepts_only_post(admin_client, db):
     assert admin_client.get(reverse("admin:segments_segmentationrun_run_now")).status_code == 405
 
@@ -168,6 +185,15 @@ def test_the_status_endpoint_reports_progress_as_json(admin_client, db):
         "error": "",
         "done": False,
     }
+
+
+@pytest.mark.parametrize("object_id", ["abc", "1.5", "99999999999999999999"])
+def test_the_status_endpoint_answers_404_for_an_id_that_names_no_run(admin_client, db, object_id):
+    SegmentationRun.objects.create()
+
+    response = admin_client.get(f"/admin/segments/segmentationrun/{object_id}/status/")
+
+    assert response.status_code == 404
 
 
 def test_the_status_endpoint_and_run_now_are_for_staff_only(client, db, django_user_model):
@@ -195,3 +221,35 @@ def test_staff_without_permission_to_start_runs_cannot_start_one(client, db, dja
     assert "run-now-form" not in listing
     assert response.status_code == 403
     assert not SegmentationRun.objects.exists()
+
+
+# --- permissions: the run pages need the view permission of runs, Run now the add permission ------
+
+
+def test_the_run_pages_are_refused_to_staff_without_the_view_permission_of_runs(staff_with, db):
+    run = SegmentationRun.objects.create(status=SegmentationRun.Status.RUNNING, percent=55, stage="fit")
+    staff = staff_with("view_segment", "view_customer")
+
+    for url in (run_url(run), run_url(run, "status"), reverse("admin:segments_segmentationrun_changelist")):
+        assert staff.get(url).status_code == 403, url
+
+
+def test_the_run_pages_open_for_staff_with_the_view_permission_of_runs(staff_with, db):
+    run = SegmentationRun.objects.create(status=SegmentationRun.Status.RUNNING, percent=55, stage="fit")
+    staff = staff_with("view_segmentationrun")
+
+    for url in (run_url(run), reverse("admin:segments_segmentationrun_changelist")):
+        assert staff.get(url).status_code == 200, url
+    assert staff.get(run_url(run, "status")).json()["percent"] == 55
+
+
+def test_staff_with_the_add_permission_of_runs_can_start_one(staff_with, db):
+    staff = staff_with("view_segmentationrun", "add_segmentationrun")
+
+    listing = staff.get(reverse("admin:segments_segmentationrun_changelist")).content.decode()
+    response = staff.post(reverse("admin:segments_segmentationrun_run_now"), {"algorithm": "kmeans", "k": "3"})
+
+    run = SegmentationRun.objects.get()
+    assert "run-now-form" in listing
+    assert response.status_code == 302 and response.url == run_url(run)
+    assert (run.k_requested, run.triggered_by) == (3, "admin")

@@ -122,7 +122,6 @@ def test_the_rfm_algorithm_needs_no_model(shop):
     "kwargs, message",
     [
         ({"feature_names": ["recency_days", "nope"]}, "nope"),
-        ({"k": 500}, "too few"),
     ],
 )
 def test_bad_requests_fail_with_a_clear_reason(shop, kwargs, message):
@@ -130,6 +129,17 @@ def test_bad_requests_fail_with_a_clear_reason(shop, kwargs, message):
 
     assert result.status == SegmentationRun.Status.FAILED
     assert message in result.error
+
+
+def test_more_segments_than_customers_fail_with_a_clear_reason(db):
+    # Was k=500 on the 60-customer shop; a K above services.K_MAX is now refused before the
+    # run exists, so a smaller shop asks for more segments than it has customers.
+    make_shop(groups={"vip": 10, "lapsed": 10, "new": 10})
+
+    result = run(k=40)
+
+    assert result.status == SegmentationRun.Status.FAILED
+    assert "too few" in result.error
 
 
 def test_an_empty_shop_is_a_clear_error(db):
@@ -222,6 +232,12 @@ def test_every_algorithm_runs_through_the_service(shop, algorithm):
     [
         ({"algorithm": "dbscan"}, "unknown algorithm 'dbscan'"),
         ({"k": 1}, "at least 2, got 1"),
+        ({"k": 99999}, "--k must be 'auto' or a whole number of segments, at most 50 and at least 2, got 99999"),
+        ({"k": 51}, "at most 50"),
+        ({"feature_names": ["recency_days", "a'b"]}, "feature \"a'b\": a feature or attribute name may hold only"),
+        ({"params": {"seed": -1}}, "--seed must be a whole number from 0 to 4294967295, got -1"),
+        ({"params": {"seed": 2**32}}, "--seed must be a whole number from 0 to 4294967295"),
+        ({"as_of": dt.date(1600, 1, 1)}, "--as-of must be a date from 1900-01-01 to 2200-12-31, got 1600-01-01"),
         ({"params": {"seeed": 1}}, "unknown run parameter(s): seeed"),
         ({"algorithm": "rfm", "incremental": True}, "which rfm does not have"),
         ({"algorithm": "hdbscan", "incremental": True}, "which hdbscan does not have"),
@@ -233,6 +249,24 @@ def test_a_bad_request_is_refused_before_any_run_exists(db, request_, message):
 
     assert message in str(refused.value)
     assert not SegmentationRun.objects.exists()
+
+
+def test_fifty_segments_may_be_asked_for(db):
+    assert services.segmentation_run_create(k=services.K_MAX).k_requested == 50
+
+
+def test_a_run_row_with_a_hostile_feature_name_fails_with_the_reason_and_sends_it_to_no_query(shop, sql_sent):
+    # A row written some other way than segmentation_run_create (an old row, a script): the
+    # bulk read refuses the name before building its query.
+    queued = SegmentationRun.objects.create(features=["recency_days", "x') OR 1=1 --"], params=services.DEFAULT_PARAMS)
+
+    result = services.segmentation_run_execute(run_id=queued.pk)
+
+    assert result.status == SegmentationRun.Status.FAILED
+    assert "feature \"x') OR 1=1 --\"" in result.error and "internal error" not in result.error
+    # The run's own row holds the name as data; no read of the customers carries it.
+    customer_reads = [statement for statement in sql_sent() if Customer._meta.db_table in statement]
+    assert customer_reads and not [statement for statement in customer_reads if "OR 1=1" in statement]
 
 
 def test_a_run_records_the_request_and_the_default_parameters(db):
