@@ -50,8 +50,9 @@ def wait_for(predicate, timeout=60):
 def test_a_scheduled_segmentation_runs_on_a_real_worker(real_worker):
     make_shop()
     crontab = CrontabSchedule.objects.create(minute="0", hour="3")
+    # Not the migration's "Nightly re-segmentation", which exists when this is the first test to run.
     periodic = PeriodicTask.objects.create(
-        name="Nightly re-segmentation",
+        name="Re-segmentation at three",
         task="segments.tasks.scheduled_segmentation_task",
         crontab=crontab,
         kwargs=json.dumps({"k": 3}),
