@@ -15,23 +15,12 @@ from .conftest import make_shop
 
 
 @pytest.fixture
-def real_worker(redis_url, settings):
+def real_worker(redis_broker):
     """A Celery worker thread consuming from Redis; the test talks to it only through the broker."""
     from celery.contrib.testing.worker import start_worker
 
-    previous = dict(app.conf)
-    app.conf.update(broker_url=redis_url, task_always_eager=False, broker_connection_retry_on_startup=False)
-    # Producers made earlier in the session still point at the in-memory broker: drop them
-    # (app.close() keeps the producer pool when the connection pool is already gone).
-    app.close()
-    app.amqp._producer_pool = None
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
-            yield worker
-    finally:
-        app.conf.update(previous)
-        app.close()
-        app.amqp._producer_pool = None
+    with start_worker(redis_broker, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
+        yield worker
 
 
 def wait_for(predicate, timeout=60):
