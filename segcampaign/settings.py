@@ -127,8 +127,27 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+# A message is acknowledged when its task ends, not when it starts (acks_late), and one whose
+# worker process died (killed, out of memory) goes back to the queue instead of being lost
+# (reject_on_worker_lost). The tasks claim their job once and wait for a job whose worker may
+# still be alive, so a message that comes back never runs the work twice at once.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Time limits, in seconds, of every task (prefork workers; the solo pool ignores them). At the
+# soft limit the task gets SoftTimeLimitExceeded and fails its job with the reason; at the hard
+# limit the worker kills the process running it, and the job, no longer beating, is failed or
+# started again as stale. The gap lets a task end cleanly before the kill.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3600)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=CELERY_TASK_SOFT_TIME_LIMIT + 300)
+# Redis (and SQS) hand a message nobody acknowledged within the visibility timeout to another
+# worker. It must be longer than the hard limit, or a long task runs twice at once, and longer
+# than every countdown and ETA, which a worker holds unacknowledged until they are due.
+# CELERY_BROKER_TRANSPORT_OPTIONS (JSON) adds other options of the transport.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 3600),
+    **env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={}),
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -183,6 +202,19 @@ if JOB_HEARTBEAT_SECONDS < 1 or JOB_STALE_AFTER_SECONDS < 3 * JOB_HEARTBEAT_SECO
     raise ImproperlyConfigured(
         "JOB_STALE_AFTER_SECONDS must be at least three times JOB_HEARTBEAT_SECONDS (a positive number), "
         f"got {JOB_STALE_AFTER_SECONDS} and {JOB_HEARTBEAT_SECONDS}"
+    )
+# An import task that finds its job running waits JOB_STALE_AFTER_SECONDS (and a beat) to see
+# whether its worker is dead: a countdown like any other, below the visibility timeout.
+_visibility_timeout = CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+if not (
+    0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < _visibility_timeout
+    and JOB_STALE_AFTER_SECONDS + JOB_HEARTBEAT_SECONDS < _visibility_timeout
+):
+    raise ImproperlyConfigured(
+        "Celery's limits must nest: CELERY_BROKER_VISIBILITY_TIMEOUT > CELERY_TASK_TIME_LIMIT > "
+        "CELERY_TASK_SOFT_TIME_LIMIT > 0, and CELERY_BROKER_VISIBILITY_TIMEOUT > JOB_STALE_AFTER_SECONDS + "
+        f"JOB_HEARTBEAT_SECONDS; got {_visibility_timeout}, {CELERY_TASK_TIME_LIMIT}, "
+        f"{CELERY_TASK_SOFT_TIME_LIMIT}, {JOB_STALE_AFTER_SECONDS} + {JOB_HEARTBEAT_SECONDS}"
     )
 
 LOGGING = {

@@ -8,9 +8,12 @@ functions here: they create the job row and send the task once the transaction c
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
 from celery import shared_task
-from django.db import OperationalError
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import DatabaseError, OperationalError
 
 from segcampaign import jobs
 from segments import services
@@ -79,7 +82,13 @@ def import_job_queue(*, kind: str, upload, options: dict, created_by=None) -> Im
     return job
 
 
-@shared_task(bind=True, max_retries=3)
+# A job is started at most this many times: the first, and again after a database error or a
+# worker that died. A file that kills its worker every time (out of memory, say) must not go
+# round for ever through task_reject_on_worker_lost or the stale-job sweep.
+IMPORT_MAX_ATTEMPTS = 4
+
+
+@shared_task(bind=True, max_retries=None)  # IMPORT_MAX_ATTEMPTS bounds the attempts, not Celery
 def import_job_task(self, *, job_id: int) -> str:
     """Claim the job, run its import, record the outcome on the job.
 
@@ -88,21 +97,34 @@ def import_job_task(self, *, job_id: int) -> str:
     into the empty order table is one transaction: a retry starts it again from an empty table.)
     """
     job = jobs.job_claim(ImportJob, pk=job_id, reclaim_stale=True)
-    if job is None and self.request.retries:
-        # Our own earlier attempt, which failed on the database and is being retried.
-        job = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).first()
     if job is None:
-        # Another worker has it, or it already finished: a redelivered message does nothing.
-        return "skipped"
+        return _import_not_claimed(self, job_id)
+    if job.attempts > IMPORT_MAX_ATTEMPTS:
+        # A message redelivered after its worker died, once too often.
+        jobs.job_fail(job, error=f"its worker stopped {IMPORT_MAX_ATTEMPTS} times before it finished (killed, "
+                      "out of memory or the time limit): it is not started again")
+        return ImportJob.Status.FAILED
     try:
         with jobs.job_running(job) as progress:
             report = import_job_run(job=job, progress=progress)
     except ImportFileError as exc:
         jobs.job_fail(job, error=str(exc), report=exc.report.as_dict() if exc.report else {})
         return ImportJob.Status.FAILED
+    except SoftTimeLimitExceeded:
+        limit = settings.CELERY_TASK_SOFT_TIME_LIMIT / 60
+        jobs.job_fail(job, error=f"it took longer than the time limit of {limit:g} minutes "
+                      "(CELERY_TASK_SOFT_TIME_LIMIT); the chunks imported so far are kept")
+        return ImportJob.Status.FAILED
     except OperationalError as exc:
-        if self.request.retries < self.max_retries:
-            raise self.retry(exc=exc, countdown=30 * 2**self.request.retries)
+        # Run eagerly with errors propagating (no broker: the embedded setup), a retry would
+        # only reach the caller as an exception, and nothing would run it later.
+        eager = self.request.is_eager and self.app.conf.task_eager_propagates
+        if job.attempts < IMPORT_MAX_ATTEMPTS and not eager:
+            # Back in the queue, for the retry to claim. Should the database refuse even that,
+            # the retry finds the job running, waits until it is stale and takes it over.
+            with suppress(DatabaseError):
+                jobs.job_release(job)
+            raise self.retry(exc=exc, countdown=30 * 2 ** (job.attempts - 1)) from None
         logger.exception("Import job %s failed: the database kept failing", job_id)
         jobs.job_fail(job, error=f"Database error: {exc}")
         return ImportJob.Status.FAILED
@@ -115,10 +137,33 @@ def import_job_task(self, *, job_id: int) -> str:
     return ImportJob.Status.SUCCEEDED
 
 
+def _import_not_claimed(task, job_id: int) -> str:
+    """Another worker has the job, or this message came back after its worker died.
+
+    A message comes back when its worker is lost (task_reject_on_worker_lost, or the broker's
+    visibility timeout), while the dead worker's last heartbeat is still fresh. Acking it then
+    would leave the job running for ever; so look again once the job would be stale: the claim
+    takes it over if nobody beats any more, and a job that finished meanwhile ends the wait.
+    """
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or not job.unfinished or task.request.is_eager:
+        # Over (a redelivered message does nothing); or run eagerly, where nothing can wait.
+        return "skipped"
+    raise task.retry(countdown=round(job.stale_in() + settings.JOB_HEARTBEAT_SECONDS, 1))
+
+
 # --- Housekeeping -----------------------------------------------------------------------------
 
 
 @shared_task
 def stale_work_fail_task() -> int:
-    """Fail the imports and runs whose worker died (beat runs this every minute)."""
-    return sum(jobs.jobs_fail_stale(model) for model in (ImportJob, SegmentationRun))
+    """Deal with the work whose worker died (beat runs this every minute).
+
+    A segmentation run is failed with the reason. An import is safe to start again (upserts,
+    chunk by chunk), so it goes back to a worker, at most IMPORT_MAX_ATTEMPTS starts in all.
+    Returns how many runs it failed and imports it handed back.
+    """
+    requeued = jobs.jobs_requeue_stale(ImportJob, max_attempts=IMPORT_MAX_ATTEMPTS)
+    for job in requeued:
+        jobs.job_enqueue(job, import_job_task, job_id=job.pk)
+    return jobs.jobs_fail_stale(SegmentationRun) + len(requeued)

@@ -83,8 +83,10 @@ def redis_broker(redis_url):
     """Point this process's Celery app at Redis, so what the test queues goes to real workers."""
     from segcampaign.celery import app
 
-    previous = dict(app.conf)
-    app.conf.update(broker_url=redis_url, task_always_eager=False, broker_connection_retry_on_startup=False)
+    changes = {"broker_url": redis_url, "task_always_eager": False, "broker_connection_retry_on_startup": False}
+    # Only these keys: listing the whole configuration fails while a test overrides Django settings.
+    previous = {key: app.conf[key] for key in changes}
+    app.conf.update(changes)
     # Producers made earlier in the session still point at the in-memory broker: drop them
     # (app.close() keeps the producer pool when the connection pool is already gone).
     app.close()

@@ -39,3 +39,16 @@ def test_a_bad_phone_region_names_the_setting():
     result = _check_deploy({"PHONE_DEFAULT_REGION": "Britain"})
     assert result.returncode != 0
     assert "PHONE_DEFAULT_REGION" in result.stderr
+
+
+def test_celery_limits_that_do_not_nest_are_refused_naming_them():
+    # A visibility timeout shorter than the hard limit would hand a long task to a second worker.
+    result = _check_deploy({"CELERY_TASK_TIME_LIMIT": "9000", "CELERY_BROKER_VISIBILITY_TIMEOUT": "7200"})
+    assert result.returncode != 0
+    assert "CELERY_BROKER_VISIBILITY_TIMEOUT > CELERY_TASK_TIME_LIMIT > CELERY_TASK_SOFT_TIME_LIMIT" in result.stderr
+
+
+def test_an_import_waiting_for_a_stale_job_stays_within_the_visibility_timeout():
+    result = _check_deploy({"JOB_STALE_AFTER_SECONDS": "8000"})
+    assert result.returncode != 0
+    assert "> JOB_STALE_AFTER_SECONDS + JOB_HEARTBEAT_SECONDS" in result.stderr

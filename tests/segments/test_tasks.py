@@ -1,15 +1,24 @@
-"""The segmentation task on a real Celery worker with Redis, as beat would trigger it."""
+"""The tasks: segmentation on a real Celery worker with Redis as beat triggers it, the import task's
+retries and take-overs, the sweep of work whose worker died."""
 
+import datetime as dt
 import json
 import time
+from contextlib import contextmanager
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import task_retry
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import OperationalError, connection
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from segcampaign.celery import app
 from segments import services, tasks
-from segments.models import Membership, SegmentationRun
+from segments.importing import import_job_create
+from segments.models import Customer, ImportJob, Membership, SegmentationRun
+from segments.tasks import import_job_task
 
 from .conftest import make_shop
 
@@ -99,3 +108,187 @@ def test_a_run_the_broker_refuses_is_failed_with_the_reason(shop, monkeypatch, d
     queued.refresh_from_db()
     assert queued.status == "failed"
     assert "broker down" in queued.error
+
+
+# --- The import task: retries, waiting for a worker that may be dead, the stale-job sweep ------
+
+
+def queued_import(rows=3) -> ImportJob:
+    content = "external_id,email\n" + "".join(f"K{n},k{n}@example.com\n" for n in range(rows))
+    return import_job_create(kind="customers", upload=SimpleUploadedFile("c.csv", content.encode()), options={})
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def retries():
+    """The countdown of every retry Celery records (the task_retry signal)."""
+    seen = []
+
+    def record(sender=None, reason=None, **kwargs):
+        seen.append(reason.when)
+
+    task_retry.connect(record, weak=False)
+    try:
+        yield seen
+    finally:
+        task_retry.disconnect(record)
+
+
+@pytest.fixture
+def eager_retries(retries):
+    """Run eagerly without propagating errors, Celery runs each retry at once, as a worker
+    would when its countdown is up."""
+    propagates = app.conf.task_eager_propagates
+    app.conf.update(task_eager_propagates=False)
+    try:
+        yield retries
+    finally:
+        app.conf.update(task_eager_propagates=propagates)
+
+
+@contextmanager
+def database_failing(times, error=OperationalError("server closed the connection unexpectedly")):
+    """The database refuses statements on the customer table, the first `times` times."""
+    failures = [times]
+
+    def refuse(execute, sql, params, many, context):
+        if "segments_customer" in sql and failures[0] > 0:
+            failures[0] -= 1
+            raise error
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse):
+        yield
+
+
+@pytest.mark.django_db
+def test_an_import_retries_after_a_database_error_and_finishes(media, eager_retries):
+    job = queued_import()
+
+    with database_failing(times=1):
+        outcome = import_job_task.apply(kwargs={"job_id": job.pk}).get()
+
+    job.refresh_from_db()
+    assert outcome == "succeeded"
+    assert eager_retries == [30]
+    assert (job.status, job.attempts, job.report["created"]) == ("succeeded", 2, 3)
+    assert Customer.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_an_import_fails_with_the_reason_once_the_database_kept_failing(media, eager_retries):
+    job = queued_import()
+
+    with database_failing(times=100):
+        outcome = import_job_task.apply(kwargs={"job_id": job.pk}).get()
+
+    job.refresh_from_db()
+    assert outcome == "failed"
+    assert eager_retries == [30, 60, 120]  # backing off, then the fourth attempt is the last
+    assert (job.status, job.attempts) == ("failed", tasks.IMPORT_MAX_ATTEMPTS)
+    assert job.error == "Database error: server closed the connection unexpectedly"
+
+
+@pytest.mark.django_db
+def test_an_import_over_the_soft_time_limit_fails_with_the_reason(media, settings):
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 5400
+    job = queued_import()
+
+    with database_failing(times=1, error=SoftTimeLimitExceeded()):
+        outcome = import_job_task.apply(kwargs={"job_id": job.pk}).get()
+
+    job.refresh_from_db()
+    assert (outcome, job.status, job.attempts) == ("failed", "failed", 1)
+    assert job.error.startswith("it took longer than the time limit of 90 minutes (CELERY_TASK_SOFT_TIME_LIMIT)")
+
+
+@pytest.mark.django_db
+def test_run_eagerly_an_import_fails_on_a_database_error_at_once(media):
+    # No broker (the embedded setup): nothing would run a retry later.
+    job = queued_import()
+
+    with database_failing(times=1):
+        outcome = import_job_task.apply(kwargs={"job_id": job.pk}).get()
+
+    job.refresh_from_db()
+    assert (outcome, job.status, job.attempts) == ("failed", "failed", 1)
+    assert job.error == "Database error: server closed the connection unexpectedly"
+
+
+@pytest.mark.django_db
+def test_a_message_that_comes_back_too_often_fails_the_job(media):
+    job = queued_import()
+    ImportJob.objects.filter(pk=job.pk).update(
+        status="running", attempts=tasks.IMPORT_MAX_ATTEMPTS, heartbeat_at=timezone.now() - dt.timedelta(hours=1)
+    )
+
+    outcome = import_job_task.apply(kwargs={"job_id": job.pk}).get()
+
+    job.refresh_from_db()
+    assert (outcome, job.status, job.attempts) == ("failed", "failed", tasks.IMPORT_MAX_ATTEMPTS + 1)
+    assert "its worker stopped 4 times before it finished" in job.error
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_message_for_an_import_still_beating_waits_and_takes_it_over_once_stale(
+    media, settings, retries, real_worker
+):
+    # A redelivered message (its worker died a moment ago): the job is running, the heartbeat fresh.
+    settings.JOB_HEARTBEAT_SECONDS, settings.JOB_STALE_AFTER_SECONDS = 1, 3
+    job = queued_import()
+    ImportJob.objects.filter(pk=job.pk).update(status="running", attempts=1, heartbeat_at=timezone.now())
+
+    import_job_task.delay(job_id=job.pk)
+
+    wait_for(lambda: ImportJob.objects.get(pk=job.pk).status in {"succeeded", "failed"})
+    job.refresh_from_db()
+    assert 2 < retries[0] <= 4  # until it is stale (3 s), and one beat more
+    assert (job.status, job.attempts, job.report["created"]) == ("succeeded", 2, 3)
+
+
+@pytest.mark.django_db
+def test_a_message_for_a_finished_import_does_nothing(media):
+    job = queued_import()
+    ImportJob.objects.filter(pk=job.pk).update(status="succeeded")
+
+    assert import_job_task.apply(kwargs={"job_id": job.pk}).get() == "skipped"
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_sweep_starts_a_dead_import_again_and_fails_a_dead_run(media, settings, django_capture_on_commit_callbacks):
+    settings.JOB_STALE_AFTER_SECONDS = 60
+    long_ago = timezone.now() - dt.timedelta(minutes=5)
+    job = queued_import()
+    ImportJob.objects.filter(pk=job.pk).update(status="running", attempts=1, heartbeat_at=long_ago)
+    run = SegmentationRun.objects.create(status="running", heartbeat_at=long_ago)
+
+    # No broker in the tests: the import handed back runs at once.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.stale_work_fail_task() == 2
+
+    job.refresh_from_db(), run.refresh_from_db()
+    assert (job.status, job.attempts, job.report["created"]) == ("succeeded", 2, 3)
+    assert run.status == "failed" and "no sign of life for 60 seconds" in run.error
+
+
+@pytest.mark.django_db
+def test_the_sweep_fails_an_import_whose_worker_died_every_time(media, settings):
+    settings.JOB_STALE_AFTER_SECONDS = 60
+    job = queued_import()
+    ImportJob.objects.filter(pk=job.pk).update(
+        status="running", attempts=tasks.IMPORT_MAX_ATTEMPTS, heartbeat_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+
+    assert tasks.stale_work_fail_task() == 0
+
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert "its worker stopped 4 times before it finished" in job.error

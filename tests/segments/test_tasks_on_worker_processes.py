@@ -13,6 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from segments import tasks
 from segments.models import Customer, ImportJob
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -73,3 +74,38 @@ def test_a_worker_process_has_every_task_and_runs_a_file_uploaded_in_admin(
     assert job.status == ImportJob.Status.SUCCEEDED, job.error + worker.output()
     assert (job.attempts, job.report["created"], job.rows_processed) == (1, 50, 50)
     assert Customer.objects.count() == 50
+
+
+def test_an_import_whose_worker_is_killed_is_taken_over_by_another_worker(worker_processes, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    rows = 20_000
+    lifecycle = {
+        # Beats every second; a job silent for 4 s lost its worker.
+        "JOB_HEARTBEAT_SECONDS": 1, "JOB_STALE_AFTER_SECONDS": 4,
+        # Redis gives an unacknowledged message to another worker after 6 s (checked every second),
+        # longer than the 5 s an import task waits for a running job. Time limits must be shorter
+        # still: the solo pool does not enforce them.
+        "CELERY_BROKER_VISIBILITY_TIMEOUT": 6, "CELERY_TASK_TIME_LIMIT": 5, "CELERY_TASK_SOFT_TIME_LIMIT": 4,
+        "CELERY_BROKER_TRANSPORT_OPTIONS": '{"unacked_restore_interval": 1, "unacked_restore_throttle": 1}',
+        "IMPORT_CHUNK_ROWS": 100,  # 200 chunks: the import lasts long enough to be killed half-way
+    }
+    first = worker_processes("first", **lifecycle)
+    job = tasks.import_job_queue(kind="customers", upload=SimpleUploadedFile("big.csv", customers_csv(rows)),
+                                 options={})
+    first.wait_for("import_job_task")
+    # The second worker is up while the first one imports. After the visibility timeout Redis
+    # hands it the message again; the job's heartbeat is fresh (its worker is alive), so the
+    # task must wait instead of dropping the message.
+    second = worker_processes("second", **lifecycle)
+    second.wait_for("retry: Retry in")
+    mid_import = ImportJob.objects.get(pk=job.pk)
+    first.kill()
+    job = wait_for_end(job.pk)
+
+    assert (mid_import.status, mid_import.attempts) == (ImportJob.Status.RUNNING, 1), "imported before the kill"
+    assert 0 < mid_import.rows_processed < rows
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error + second.output()
+    assert job.attempts == 2
+    assert (job.rows_processed, job.report["rows"], job.report["rejected"]) == (rows, rows, 0)
+    assert job.report["created"] + job.report["unchanged"] == rows
+    assert Customer.objects.count() == rows
