@@ -142,9 +142,8 @@ def worker_processes(redis_url, redis_broker, tmp_path):
     is killed when the test ends, whatever happened, and the Redis database emptied, so no
     message of this test reaches another.
     """
-    from django.db import connection
-
     import redis
+    from django.db import connection
 
     database = connection.settings_dict
     database_url = (

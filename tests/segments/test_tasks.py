@@ -151,8 +151,9 @@ def eager_retries(retries):
 
 
 @contextmanager
-def database_failing(times, error=OperationalError("server closed the connection unexpectedly")):
+def database_failing(times, error=None):
     """The database refuses statements on the customer table, the first `times` times."""
+    error = error or OperationalError("server closed the connection unexpectedly")
     failures = [times]
 
     def refuse(execute, sql, params, many, context):
