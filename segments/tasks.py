@@ -40,7 +40,7 @@ def segmentation_run_task(self, *, run_id: int) -> str:
         run = services.segmentation_run_execute(run_id=run_id)
     except services.RunInProgress as exc:
         if self.request.is_eager or self.request.retries >= self.max_retries:
-            _not_started(run_id, str(exc))
+            services.segmentation_run_not_started(run_id=run_id, reason=str(exc))
             return "skipped"
         raise self.retry(exc=exc) from None
     except services.SegmentationError:
@@ -61,15 +61,9 @@ def scheduled_segmentation_task(
     try:
         run = services.segmentation_run_execute(run_id=run.pk)
     except services.RunInProgress as exc:
-        _not_started(run.pk, str(exc))
+        services.segmentation_run_not_started(run_id=run.pk, reason=str(exc))
         return "skipped"
     return run.status
-
-
-def _not_started(run_id: int, reason: str) -> None:
-    run = SegmentationRun.objects.get(pk=run_id)
-    if run.status == SegmentationRun.Status.QUEUED:
-        jobs.job_fail(run, error=f"not started: {reason}")
 
 
 # --- CSV imports ------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 The upload and job pages keep the address /admin/segments/import/ (segcampaign/admin.py mounts
 upload_urls there). Any staff member may open them; uploading needs the permissions that
-importing uses on the model the file fills.
+importing uses on the model the file fills; marking a stuck job failed, the change permission
+of import jobs.
 """
 
 import codecs
@@ -13,7 +14,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
+from segcampaign import jobs
 from segments import tasks
 from segments.importing import (
     CUSTOMER_FIELDS,
@@ -25,6 +28,8 @@ from segments.importing import (
     parse_mapping,
 )
 from segments.models import ImportJob
+
+from .display import no_sign_of_life
 
 # Who may import what: importing creates and changes rows of that model.
 _PERMISSIONS = {
@@ -156,6 +161,8 @@ class ImportJobAdmin(admin.ModelAdmin):
         return [
             path("", self.admin_site.admin_view(self.upload_view), name="segments_import"),
             path("jobs/<int:job_id>/", self.admin_site.admin_view(self.job_view), name="segments_import_job"),
+            path("jobs/<int:job_id>/fail/", self.admin_site.admin_view(self.fail_view),
+                 name="segments_import_job_fail"),
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -204,6 +211,27 @@ class ImportJobAdmin(admin.ModelAdmin):
             "report": report,
             "errors": errors[:_ERRORS_SHOWN],
             "errors_hidden": len(errors) - _ERRORS_SHOWN + report.get("errors_omitted", 0),
-            "in_progress": job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING),
+            "in_progress": job.unfinished,
+            "no_sign_of_life": no_sign_of_life(job),
+            "may_fail": job.unfinished and self._may_fail_jobs(request),
         }
         return render(request, "admin/segments/import_job.html", context)
+
+    def _may_fail_jobs(self, request) -> bool:
+        # Failing a stuck job changes it: the model's change permission, which this admin's
+        # has_change_permission (uploads are records) does not grant by itself.
+        return request.user.has_perm("segments.change_importjob")
+
+    def fail_view(self, request, job_id: int):
+        return require_POST(self._fail)(request, job_id)
+
+    def _fail(self, request, job_id: int):
+        """An operator ends an import left running or queued by a worker that is gone."""
+        if not self._may_fail_jobs(request):
+            raise PermissionDenied
+        job = get_object_or_404(ImportJob, pk=job_id)
+        if jobs.job_fail_by_hand(job, who=request.user.get_username()):
+            messages.success(request, f"{job} is marked failed.")
+        else:
+            messages.warning(request, f"{job} had already ended; nothing was changed.")
+        return redirect("admin:segments_import_job", job_id=job.pk)

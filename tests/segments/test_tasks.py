@@ -13,6 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError, connection
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler
+from kombu.utils.imports import symbol_by_name
 
 from segcampaign.celery import app
 from segments import services, tasks
@@ -293,3 +295,18 @@ def test_the_sweep_fails_an_import_whose_worker_died_every_time(media, settings)
     job.refresh_from_db()
     assert job.status == "failed"
     assert "its worker stopped 4 times before it finished" in job.error
+
+
+@pytest.mark.django_db(transaction=True)  # the scheduler closes connections it finds in a transaction
+def test_beat_with_the_database_scheduler_sweeps_dead_work_every_minute():
+    scheduler_class = symbol_by_name(app.conf.beat_scheduler)
+
+    scheduler = scheduler_class(app=app)  # what `celery -A segcampaign beat` builds at start
+
+    entry = scheduler.schedule["fail-stale-work"]
+    stored = PeriodicTask.objects.get(name="fail-stale-work")
+    assert scheduler_class is DatabaseScheduler
+    assert entry.task == "segments.tasks.stale_work_fail_task"
+    assert entry.schedule.run_every == dt.timedelta(seconds=60)
+    assert stored.enabled and (stored.interval.every, stored.interval.period) == (60, "seconds")
+    assert stored.task == "segments.tasks.stale_work_fail_task"

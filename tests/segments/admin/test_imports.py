@@ -1,10 +1,13 @@
 """Import admin: the upload page, a job's page (Celery eager, no broker, as in the embedded setup), past imports."""
 
+import datetime
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from segments.models import Customer, ImportJob, Order
 from segments.tasks import import_job_task
@@ -164,3 +167,85 @@ def test_both_lists_link_to_the_csv_import(admin_client, shop):
     for url in (CUSTOMERS_URL, ORDERS_URL):
         response = admin_client.get(url)
         assert '<a href="/admin/segments/import/" class="addlink">Import CSV</a>' in response.text
+
+
+# --- a job whose worker died: shown, and failed by hand -------------------------------------------
+
+
+def stuck_job(minutes_silent=3):
+    silent_since = timezone.now() - datetime.timedelta(minutes=minutes_silent, seconds=5)
+    return ImportJob.objects.create(kind="orders", file="imports/x.csv", original_name="x.csv",
+                                    status=ImportJob.Status.RUNNING, started_at=silent_since,
+                                    heartbeat_at=silent_since, attempts=1)
+
+
+def job_url(job, view="segments_import_job"):
+    return reverse(f"admin:{view}", args=[job.pk])
+
+
+def test_a_job_whose_worker_is_silent_says_so_and_offers_to_fail_it(admin_client, settings):
+    settings.JOB_STALE_AFTER_SECONDS = 120
+    job = stuck_job()
+
+    page = admin_client.get(job_url(job)).content.decode()
+
+    assert "no sign of life for 3 minutes" in page
+    assert f'action="{job_url(job, "segments_import_job_fail")}"' in page
+
+
+def test_a_job_that_still_beats_shows_no_warning(admin_client, settings):
+    settings.JOB_STALE_AFTER_SECONDS = 120
+    job = stuck_job(minutes_silent=0)
+
+    page = admin_client.get(job_url(job)).content.decode()
+
+    assert "no sign of life" not in page
+    assert "Mark this import failed" in page
+
+
+def test_a_stuck_job_is_failed_by_hand(admin_client):
+    job = stuck_job()
+
+    response = admin_client.post(job_url(job, "segments_import_job_fail"))
+
+    job.refresh_from_db()
+    assert response.status_code == 302 and response["Location"] == job_url(job)
+    assert job.status == "failed" and job.error.startswith("failed by hand by admin at ")
+    page = admin_client.get(job_url(job)).content.decode()
+    assert "is marked failed" in page
+    assert "Mark this import failed" not in page and 'http-equiv="refresh"' not in page
+
+
+def test_failing_a_finished_job_by_hand_changes_nothing(admin_client):
+    done = ImportJob.objects.create(kind="orders", file="imports/x.csv", status=ImportJob.Status.SUCCEEDED)
+
+    response = admin_client.post(job_url(done, "segments_import_job_fail"), follow=True)
+
+    done.refresh_from_db()
+    assert done.status == "succeeded" and done.error == ""
+    assert "had already ended" in response.content.decode()
+
+
+def test_only_staff_who_may_change_import_jobs_can_fail_one(client, django_user_model):
+    job = stuck_job()
+    clerk = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    client.force_login(clerk)
+
+    page = client.get(job_url(job)).content.decode()
+    refused = client.post(job_url(job, "segments_import_job_fail"))
+    clerk.user_permissions.add(Permission.objects.get(codename="change_importjob"))
+    allowed = client.post(job_url(job, "segments_import_job_fail"))
+
+    assert "Mark this import failed" not in page
+    assert refused.status_code == 403
+    assert allowed.status_code == 302
+    job.refresh_from_db()
+    assert job.status == "failed" and "failed by hand by clerk" in job.error
+
+
+def test_failing_a_job_by_hand_takes_a_post(admin_client):
+    job = stuck_job()
+
+    assert admin_client.get(job_url(job, "segments_import_job_fail")).status_code == 405
+    job.refresh_from_db()
+    assert job.status == "running"

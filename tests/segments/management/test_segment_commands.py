@@ -6,8 +6,10 @@ from io import StringIO
 import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from segments import selectors
+from segments.models import SegmentationRun
 
 
 pytestmark = pytest.mark.django_db
@@ -49,3 +51,15 @@ def test_export_segments_writes_the_contract_columns(shop, tmp_path):
 def test_export_of_an_unknown_run_is_a_clear_error(shop, tmp_path):
     with pytest.raises(CommandError, match="no segmentation run 999"):
         call_command("export_segments", "--run", "999", "--output", str(tmp_path / "x.csv"))
+
+
+def test_a_segment_command_refused_while_a_run_is_running_leaves_no_queued_run(shop):
+    holder = SegmentationRun.objects.create(status="running", started_at=timezone.now(), heartbeat_at=timezone.now())
+
+    with pytest.raises(CommandError, match=f"run {holder.pk} is still running"):
+        call_command("segment", "--k", "3")
+
+    refused = SegmentationRun.objects.exclude(pk=holder.pk).get()
+    assert not SegmentationRun.objects.filter(status="queued").exists()
+    assert refused.status == "failed" and refused.finished_at is not None
+    assert refused.error == f"not started: run {holder.pk} is still running; two segmentations never overlap"
