@@ -173,6 +173,13 @@ def job_release(job: Job) -> bool:
     return bool(released)
 
 
+def jobs_fail_unstarted(model: type[Job], *, created_before: dt.datetime, error: str) -> int:
+    """Fail the jobs still queued that were created before `created_before` (no worker took them); how many."""
+    return model.objects.filter(status=Status.QUEUED, created_at__lt=created_before).update(
+        status=Status.FAILED, finished_at=timezone.now(), error=error
+    )
+
+
 def job_finish(job: Job, **fields) -> None:
     """Record success (and any result fields) on the job and on the instance."""
     _end(job, status=Status.SUCCEEDED, error="", percent=100, **fields)

@@ -106,9 +106,17 @@ STORAGES = {
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
-# Admin uploads of large CSV files go to disk, not memory.
+# Admin uploads of large CSV files go to disk, not memory, in a temporary file only its owner
+# reads (0600); one past IMPORT_MAX_UPLOAD_MB stops being written (the form then refuses it).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "segments.importing.uploads.CappedTemporaryFileUploadHandler",
+]
+# Uploads hold customers' personal data: stored files are readable by their owner only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # --- Security (production values when DEBUG is off; `manage.py check --deploy` is clean) ---
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=True) else None
@@ -155,6 +163,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Housekeeping that is not the marketer's to schedule (beat copies it into its database schedule).
 CELERY_BEAT_SCHEDULE = {
     "fail-stale-work": {"task": "segments.tasks.stale_work_fail_task", "schedule": 60.0},
+    "delete-old-uploads": {"task": "segments.tasks.import_uploads_expire_task", "schedule": 3600.0},
 }
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
@@ -193,6 +202,12 @@ CURRENCY_SYMBOL = env.str("CURRENCY_SYMBOL", default="£")
 IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=100_000)
 if IMPORT_CHUNK_ROWS < 1:
     raise ImproperlyConfigured("IMPORT_CHUNK_ROWS must be a positive integer")
+# The largest CSV file the admin accepts, in megabytes (the form says so, naming this setting).
+IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=200)
+# An upload is deleted when its import ends; one whose import never ran, after this many days.
+IMPORT_UPLOAD_RETENTION_DAYS = env.int("IMPORT_UPLOAD_RETENTION_DAYS", default=7)
+if IMPORT_MAX_UPLOAD_MB < 1 or IMPORT_UPLOAD_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("IMPORT_MAX_UPLOAD_MB and IMPORT_UPLOAD_RETENTION_DAYS must be positive integers")
 
 # Long work (imports, segmentation runs, campaign runs) beats every JOB_HEARTBEAT_SECONDS while it
 # runs; one silent for JOB_STALE_AFTER_SECONDS lost its worker and is failed or started again.

@@ -17,7 +17,13 @@ from django.db import DatabaseError, OperationalError
 
 from segcampaign import jobs
 from segments import services
-from segments.importing import ImportFileError, import_job_create, import_job_run
+from segments.importing import (
+    ImportFileError,
+    import_job_create,
+    import_job_run,
+    import_job_upload_delete,
+    import_uploads_expire,
+)
 from segments.models import ImportJob, SegmentationRun
 
 logger = logging.getLogger(__name__)
@@ -93,6 +99,13 @@ def import_job_task(self, *, job_id: int) -> str:
     job = jobs.job_claim(ImportJob, pk=job_id, reclaim_stale=True)
     if job is None:
         return _import_not_claimed(self, job_id)
+    outcome = _import(self, job)  # a retry raises past this, keeping the file
+    # The job ended, however it went: the customer data it was given goes.
+    import_job_upload_delete(job)
+    return outcome
+
+
+def _import(task, job: ImportJob) -> str:
     if job.attempts > IMPORT_MAX_ATTEMPTS:
         # A message redelivered after its worker died, once too often.
         jobs.job_fail(job, error=f"its worker stopped {IMPORT_MAX_ATTEMPTS} times before it finished (killed, "
@@ -112,19 +125,19 @@ def import_job_task(self, *, job_id: int) -> str:
     except OperationalError as exc:
         # Run eagerly with errors propagating (no broker: the embedded setup), a retry would
         # only reach the caller as an exception, and nothing would run it later.
-        eager = self.request.is_eager and self.app.conf.task_eager_propagates
+        eager = task.request.is_eager and task.app.conf.task_eager_propagates
         if job.attempts < IMPORT_MAX_ATTEMPTS and not eager:
             # Back in the queue, for the retry to claim. Should the database refuse even that,
             # the retry finds the job running, waits until it is stale and takes it over.
             with suppress(DatabaseError):
                 jobs.job_release(job)
-            raise self.retry(exc=exc, countdown=30 * 2 ** (job.attempts - 1)) from None
-        logger.exception("Import job %s failed: the database kept failing", job_id)
+            raise task.retry(exc=exc, countdown=30 * 2 ** (job.attempts - 1)) from None
+        logger.exception("Import job %s failed: the database kept failing", job.pk)
         jobs.job_fail(job, error=f"Database error: {exc}")
         return ImportJob.Status.FAILED
     except Exception as exc:
         # The job page shows what went wrong; the traceback goes to the log.
-        logger.exception("Import job %s failed", job_id)
+        logger.exception("Import job %s failed", job.pk)
         jobs.job_fail(job, error=f"Unexpected error: {exc!r}")
         return ImportJob.Status.FAILED
     jobs.job_finish(job, report=report.as_dict(), rows_processed=report.rows)
@@ -161,3 +174,9 @@ def stale_work_fail_task() -> int:
     for job in requeued:
         jobs.job_enqueue(job, import_job_task, job_id=job.pk)
     return jobs.jobs_fail_stale(SegmentationRun) + len(requeued)
+
+
+@shared_task
+def import_uploads_expire_task() -> int:
+    """Delete uploads nobody needs any more (beat runs this every hour); returns how many."""
+    return import_uploads_expire()

@@ -25,7 +25,10 @@ from segments.importing import (
     ORDER_FIELDS,
     ImportFileError,
     fields_for,
+    import_job_upload_delete,
     parse_mapping,
+    upload_content_problem,
+    upload_size_problem,
 )
 from segments.models import ImportJob
 
@@ -57,7 +60,7 @@ class ImportForm(forms.Form):
 
     file = forms.FileField(
         label="CSV file",
-        help_text="A spreadsheet saved as CSV. The first line must hold the column names.",
+        help_text="A spreadsheet saved as CSV (.csv, .txt or .tsv). The first line must hold the column names.",
     )
     kind = forms.ChoiceField(
         label="What the file contains",
@@ -95,6 +98,13 @@ class ImportForm(forms.Form):
         help_text="Reads and checks the whole file and shows what would change, without saving anything.",
     )
 
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        problem = upload_size_problem(upload)
+        if problem:
+            raise forms.ValidationError(problem)
+        return upload
+
     def clean_encoding(self):
         encoding = self.cleaned_data["encoding"]
         if encoding:
@@ -112,6 +122,10 @@ class ImportForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("file") and "encoding" in cleaned:
+            problem = upload_content_problem(cleaned["file"], encoding=cleaned["encoding"] or None)
+            if problem:
+                self.add_error("file", problem)
         kind, layout = cleaned.get("kind"), cleaned.get("format") or "default"
         if kind == ImportJob.Kind.CUSTOMERS:
             cleaned["format"] = "default"
@@ -231,6 +245,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             raise PermissionDenied
         job = get_object_or_404(ImportJob, pk=job_id)
         if jobs.job_fail_by_hand(job, who=request.user.get_username()):
+            import_job_upload_delete(job)
             messages.success(request, f"{job} is marked failed.")
         else:
             messages.warning(request, f"{job} had already ended; nothing was changed.")

@@ -1,13 +1,26 @@
-"""Import jobs: a file uploaded in admin, imported by a Celery task, its progress on the job row."""
+"""Import jobs: a file uploaded in admin, imported by a Celery task, its progress on the job row.
+
+The uploaded file is customers' personal data, kept only while it is needed: it is deleted when
+its job ends (succeeded, failed, a dry run alike), and a file whose job never ran is deleted
+after IMPORT_UPLOAD_RETENTION_DAYS (import_uploads_expire, run by beat).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from pathlib import Path
 
+from django.conf import settings
+from django.utils import timezone
+
+from segcampaign import jobs
 from segcampaign.jobs import Progress
 from segments.importing.report import ImportReport
 from segments.importing.services import import_customers, import_orders
 from segments.models import ImportJob
+
+logger = logging.getLogger(__name__)
 
 
 def import_job_create(*, kind: str, upload, options: dict, created_by=None) -> ImportJob:
@@ -53,3 +66,37 @@ def import_job_run(*, job: ImportJob, progress: Progress) -> ImportReport:
         return import_customers(**common)
     return import_orders(format=options.get("format") or "default", date_format=options.get("date_format") or None,
                          **common)
+
+
+def import_job_upload_delete(job: ImportJob) -> bool:
+    """Delete the uploaded file of a job that ended; False when that failed (the expiry retries it).
+
+    The job keeps the file's original name and its report; only the data goes.
+    """
+    if not job.file:
+        return True
+    try:
+        job.file.delete(save=False)
+    except Exception:
+        # The outcome is recorded on the job already; the hourly expiry tries again.
+        logger.exception("could not delete the upload of import job %s", job.pk)
+        return False
+    ImportJob.objects.filter(pk=job.pk).update(file="")
+    return True
+
+
+def import_uploads_expire(*, now: dt.datetime | None = None) -> int:
+    """Delete the uploads nobody needs any more; returns how many files went.
+
+    Those of jobs that ended without deleting theirs (failed by hand or as stale, or whose
+    deletion failed), and those of jobs still queued IMPORT_UPLOAD_RETENTION_DAYS after the
+    upload, which are failed with the reason: no worker ran them.
+    """
+    now = now or timezone.now()
+    days = settings.IMPORT_UPLOAD_RETENTION_DAYS
+    jobs.jobs_fail_unstarted(
+        ImportJob, created_before=now - dt.timedelta(days=days),
+        error=f"no worker ran it within {days} days of the upload; the file was deleted",
+    )
+    ended = ImportJob.objects.filter(status__in=[ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED]).exclude(file="")
+    return sum(import_job_upload_delete(job) for job in ended)

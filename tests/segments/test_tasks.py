@@ -298,15 +298,21 @@ def test_the_sweep_fails_an_import_whose_worker_died_every_time(media, settings)
 
 
 @pytest.mark.django_db(transaction=True)  # the scheduler closes connections it finds in a transaction
-def test_beat_with_the_database_scheduler_sweeps_dead_work_every_minute():
+@pytest.mark.parametrize(
+    ("name", "task", "seconds"),
+    [
+        ("fail-stale-work", "segments.tasks.stale_work_fail_task", 60),
+        ("delete-old-uploads", "segments.tasks.import_uploads_expire_task", 3600),
+    ],
+)
+def test_beat_with_the_database_scheduler_runs_the_housekeeping(name, task, seconds):
     scheduler_class = symbol_by_name(app.conf.beat_scheduler)
 
     scheduler = scheduler_class(app=app)  # what `celery -A segcampaign beat` builds at start
 
-    entry = scheduler.schedule["fail-stale-work"]
-    stored = PeriodicTask.objects.get(name="fail-stale-work")
+    entry = scheduler.schedule[name]
+    stored = PeriodicTask.objects.get(name=name)
     assert scheduler_class is DatabaseScheduler
-    assert entry.task == "segments.tasks.stale_work_fail_task"
-    assert entry.schedule.run_every == dt.timedelta(seconds=60)
-    assert stored.enabled and (stored.interval.every, stored.interval.period) == (60, "seconds")
-    assert stored.task == "segments.tasks.stale_work_fail_task"
+    assert entry.task == stored.task == task
+    assert entry.schedule.run_every == dt.timedelta(seconds=seconds)
+    assert stored.enabled and (stored.interval.every, stored.interval.period) == (seconds, "seconds")

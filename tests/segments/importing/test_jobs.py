@@ -1,0 +1,52 @@
+"""Import jobs: how long an upload is kept when its job does not end by itself."""
+
+import datetime as dt
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from segments.importing import import_job_create, import_uploads_expire
+from segments.models import ImportJob
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def uploaded(*, days_ago=0, **fields) -> ImportJob:
+    upload = SimpleUploadedFile("c.csv", b"external_id,email\nK1,k1@example.com\n")
+    job = import_job_create(kind="customers", upload=upload, options={})
+    ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - dt.timedelta(days=days_ago), **fields)
+    return ImportJob.objects.get(pk=job.pk)
+
+
+def test_an_upload_whose_job_never_ran_is_deleted_after_the_retention_period(settings):
+    settings.IMPORT_UPLOAD_RETENTION_DAYS = 7
+    forgotten = uploaded(days_ago=8)
+    waiting = uploaded(days_ago=6)
+    long_running = uploaded(days_ago=8, status="running", heartbeat_at=timezone.now())
+
+    assert import_uploads_expire() == 1
+
+    forgotten.refresh_from_db(), waiting.refresh_from_db(), long_running.refresh_from_db()
+    assert forgotten.status == "failed" and forgotten.file.name == ""
+    assert forgotten.error == "no worker ran it within 7 days of the upload; the file was deleted"
+    assert waiting.status == "queued" and waiting.file.storage.exists(waiting.file.name)
+    assert long_running.status == "running" and long_running.file.storage.exists(long_running.file.name)
+
+
+def test_an_upload_left_behind_by_a_job_that_ended_is_deleted():
+    # Failed as stale by the sweep, say: nothing deleted its file then.
+    ended = uploaded(status="failed")
+    name = ended.file.name
+
+    assert import_uploads_expire() == 1
+
+    ended.refresh_from_db()
+    assert ended.file.name == "" and not ended.file.storage.exists(name)
+    assert import_uploads_expire() == 0
