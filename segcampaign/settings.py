@@ -98,6 +98,14 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [("plotly", Path(plotly.__file__).resolve().parent / "package_data")]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploaded CSV files, kept where every worker reads them: the database by default; any Django
+    # storage otherwise, e.g. IMPORT_STORAGE_BACKEND=storages.backends.s3.S3Storage (django-storages)
+    # with IMPORT_STORAGE_OPTIONS='{"bucket_name": "shop-imports"}'. Not MEDIA_ROOT: a worker on
+    # another machine could not read it.
+    "imports": {
+        "BACKEND": env.str("IMPORT_STORAGE_BACKEND", default="segments.storage.DatabaseStorage"),
+        "OPTIONS": env.json("IMPORT_STORAGE_OPTIONS", default={}),
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG

@@ -6,6 +6,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _check_deploy(env_overrides):
+    return _manage(["check", "--deploy", "--fail-level", "WARNING"], env_overrides)
+
+
+def _manage(arguments, env_overrides):
     env = {
         "PATH": "/usr/bin:/bin",
         "DEBUG": "false",
@@ -15,7 +19,7 @@ def _check_deploy(env_overrides):
         **env_overrides,
     }
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [sys.executable, "manage.py", *arguments],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -52,3 +56,17 @@ def test_an_import_waiting_for_a_stale_job_stays_within_the_visibility_timeout()
     result = _check_deploy({"JOB_STALE_AFTER_SECONDS": "8000"})
     assert result.returncode != 0
     assert "> JOB_STALE_AFTER_SECONDS + JOB_HEARTBEAT_SECONDS" in result.stderr
+
+
+def test_uploads_are_kept_in_the_database_unless_another_storage_is_configured():
+    # S3 (django-storages) is configured the same way; it is not installed here.
+    show = "from segments.models import ImportJob; print(ImportJob.file.field.storage.__class__.__name__)"
+
+    default = _manage(["shell", "--no-imports", "-c", show], {})
+    on_disk = _manage(["shell", "--no-imports", "-c", show], {
+        "IMPORT_STORAGE_BACKEND": "django.core.files.storage.FileSystemStorage",
+        "IMPORT_STORAGE_OPTIONS": '{"location": "/srv/shop-imports"}',
+    })
+
+    assert default.stdout.strip() == "DatabaseStorage", default.stderr
+    assert on_disk.stdout.strip() == "FileSystemStorage", on_disk.stderr

@@ -1,5 +1,8 @@
 """Import jobs: a file uploaded in admin, imported by a Celery task, its progress on the job row.
 
+The upload is kept in STORAGES["imports"] (the database by default), so whichever worker,
+on whichever machine, runs the job reads it; the worker imports from a private local copy.
+
 The uploaded file is customers' personal data, kept only while it is needed: it is deleted when
 its job ends (succeeded, failed, a dry run alike), and a file whose job never ran is deleted
 after IMPORT_UPLOAD_RETENTION_DAYS (import_uploads_expire, run by beat).
@@ -9,9 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from segcampaign import jobs
@@ -24,23 +33,43 @@ logger = logging.getLogger(__name__)
 
 
 def import_job_create(*, kind: str, upload, options: dict, created_by=None) -> ImportJob:
-    """Save an uploaded file under MEDIA_ROOT/imports/ as a queued import job (segments.tasks
-    queues it)."""
-    job = ImportJob(kind=kind, options=options, original_name=Path(upload.name).name[:255], created_by=created_by)
-    job.file.save(Path(upload.name).name, upload, save=False)
-    job.rows_total = _count_rows(job.file.path)
-    job.save()
+    """Store an uploaded file (STORAGES["imports"]) as a queued import job (segments.tasks queues it).
+
+    The file and the job row are written in one transaction: no file without its job.
+    """
+    job = ImportJob(
+        kind=kind, options=options, original_name=Path(upload.name).name[:255], created_by=created_by,
+        rows_total=_count_rows(upload),
+    )
+    with transaction.atomic():
+        job.file.save(Path(upload.name).name, upload, save=False)
+        job.save()
     return job
 
 
-def _count_rows(path) -> int:
+def _count_rows(upload) -> int:
     """Data lines in the file (newlines minus the header), for the progress bar."""
     count, last = 0, b"\n"
-    with open(path, "rb") as stream:
-        while block := stream.read(1 << 20):
-            count += block.count(b"\n")
-            last = block[-1:]
+    for block in upload.chunks():
+        count += block.count(b"\n")
+        last = block[-1:] or last
     return max(count - 1 + (last != b"\n"), 0)
+
+
+@contextmanager
+def _local_copy(upload: FieldFile) -> Iterator[Path]:
+    """The upload copied to a temporary file of this machine, readable by its owner only (0600,
+    as mkstemp makes it), deleted afterwards. The upload may live in the database or on
+    another machine; the importer's fast path reads a path."""
+    descriptor, name = tempfile.mkstemp(prefix="segcampaign-import-", suffix=Path(upload.name).suffix,
+                                        dir=settings.FILE_UPLOAD_TEMP_DIR)
+    try:
+        with os.fdopen(descriptor, "wb") as copy, upload.open("rb") as stored:
+            for block in stored.chunks():
+                copy.write(block)
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def import_job_run(*, job: ImportJob, progress: Progress) -> ImportReport:
@@ -55,17 +84,18 @@ def import_job_run(*, job: ImportJob, progress: Progress) -> ImportReport:
         progress.update(rows_processed=rows, percent=min(99, round(100 * rows / total)) if total else 0)
 
     options = job.options
-    common = dict(
-        source=job.file.path,
-        mapping=options.get("mapping") or None,
-        encoding=options.get("encoding") or None,
-        dry_run=bool(options.get("dry_run")),
-        on_rows=rows_read,
-    )
-    if job.kind == ImportJob.Kind.CUSTOMERS:
-        return import_customers(**common)
-    return import_orders(format=options.get("format") or "default", date_format=options.get("date_format") or None,
-                         **common)
+    with _local_copy(job.file) as path:
+        common = {
+            "source": path,
+            "mapping": options.get("mapping") or None,
+            "encoding": options.get("encoding") or None,
+            "dry_run": bool(options.get("dry_run")),
+            "on_rows": rows_read,
+        }
+        if job.kind == ImportJob.Kind.CUSTOMERS:
+            return import_customers(**common)
+        return import_orders(format=options.get("format") or "default",
+                             date_format=options.get("date_format") or None, **common)
 
 
 def import_job_upload_delete(job: ImportJob) -> bool:

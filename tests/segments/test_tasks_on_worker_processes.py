@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from segments import tasks
-from segments.models import Customer, ImportJob
+from segments.models import Customer, ImportJob, StoredFileChunk
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PROJECT = ("segcampaign", "segments", "campaigns")
@@ -56,11 +56,12 @@ def wait_for_end(job_id: int, *, timeout: float = 45) -> ImportJob:
     raise AssertionError(f"import job {job_id} did not end: {ImportJob.objects.get(pk=job_id).status}")
 
 
-def test_a_worker_process_has_every_task_and_runs_a_file_uploaded_in_admin(
+def test_a_worker_process_has_every_task_and_imports_a_file_uploaded_on_another_machine(
     worker_processes, redis_broker, admin_client, settings, tmp_path
 ):
-    settings.MEDIA_ROOT = tmp_path / "media"  # the worker's MEDIA_ROOT
-    worker = worker_processes()
+    # The web process and the worker share no disk: the worker's MEDIA_ROOT is another folder.
+    settings.MEDIA_ROOT = tmp_path / "web-media"
+    worker = worker_processes(MEDIA_ROOT=tmp_path / "worker-media")
 
     registered = redis_broker.control.inspect([worker.hostname], timeout=10).registered()
     missing = declared_tasks() - set(registered[worker.hostname])
@@ -74,10 +75,12 @@ def test_a_worker_process_has_every_task_and_runs_a_file_uploaded_in_admin(
     assert job.status == ImportJob.Status.SUCCEEDED, job.error + worker.output()
     assert (job.attempts, job.report["created"], job.rows_processed) == (1, 50, 50)
     assert Customer.objects.count() == 50
+    assert job.file.name == "" and not StoredFileChunk.objects.exists()  # deleted once imported
+    assert not (tmp_path / "web-media").exists() and not (tmp_path / "worker-media").exists()
 
 
 def test_an_import_whose_worker_is_killed_is_taken_over_by_another_worker(worker_processes, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT = tmp_path / "web-media"
     rows = 20_000
     lifecycle = {
         # Beats every second; a job silent for 4 s lost its worker.

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from segments.models import Customer, ImportJob, Order
+from segments.models import Customer, ImportJob, Order, StoredFileChunk
 from segments.tasks import import_job_task
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,9 @@ def media(settings, tmp_path):
 
 
 def stored_files(media):
-    return [path for path in (media / "imports").rglob("*") if path.is_file()]
+    """Uploads kept anywhere: in the database (STORAGES["imports"]) or under MEDIA_ROOT."""
+    on_disk = [str(path) for path in (media / "imports").rglob("*") if path.is_file()]
+    return sorted({*StoredFileChunk.objects.values_list("name", flat=True), *on_disk})
 
 
 def upload(name, content=None):
@@ -292,7 +294,12 @@ def test_what_is_not_csv_text_is_refused_with_what_to_do(admin_client, name, con
     assert not ImportJob.objects.exists()
 
 
-def test_a_stored_upload_is_readable_by_its_owner_only(admin_client, media):
+def test_an_upload_stored_on_disk_is_readable_by_its_owner_only(admin_client, settings, tmp_path):
+    # Not the default (the database), but a storage an operator may configure for imports.
+    settings.STORAGES = {**settings.STORAGES, "imports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path / "uploads"},
+    }}
+
     admin_client.post(reverse("admin:segments_import"), {"file": upload("customers.csv"), "kind": "customers"})
 
     job = ImportJob.objects.get()  # queued: the task is sent once the request commits

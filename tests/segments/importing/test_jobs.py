@@ -1,13 +1,17 @@
-"""Import jobs: how long an upload is kept when its job does not end by itself."""
+"""Import jobs: the worker's private copy of an upload, and how long an upload is kept when its job
+does not end by itself."""
 
 import datetime as dt
+import stat
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from segments.importing import import_job_create, import_uploads_expire
-from segments.models import ImportJob
+from segcampaign import jobs
+from segcampaign.jobs import Progress
+from segments.importing import import_job_create, import_job_run, import_uploads_expire
+from segments.models import Customer, ImportJob
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +54,19 @@ def test_an_upload_left_behind_by_a_job_that_ended_is_deleted():
     ended.refresh_from_db()
     assert ended.file.name == "" and not ended.file.storage.exists(name)
     assert import_uploads_expire() == 0
+
+
+def test_a_worker_imports_from_a_private_copy_it_deletes_afterwards(settings, tmp_path):
+    settings.FILE_UPLOAD_TEMP_DIR = tmp_path / "worker-tmp"
+    settings.FILE_UPLOAD_TEMP_DIR.mkdir()
+    job = jobs.job_claim(ImportJob, pk=uploaded().pk)
+    copies = []
+
+    def look_at_the_copy(fields):
+        copies.extend((path.name, stat.S_IMODE(path.stat().st_mode)) for path in settings.FILE_UPLOAD_TEMP_DIR.iterdir())
+
+    report = import_job_run(job=job, progress=Progress(look_at_the_copy))
+
+    assert report.created == 1 and Customer.objects.count() == 1
+    assert copies and all(name.startswith("segcampaign-import-") and mode == 0o600 for name, mode in copies)
+    assert list(settings.FILE_UPLOAD_TEMP_DIR.iterdir()) == []
