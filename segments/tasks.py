@@ -12,6 +12,7 @@ from contextlib import suppress
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
 from django.conf import settings
 from django.db import DatabaseError, OperationalError
 
@@ -19,6 +20,7 @@ from segcampaign import jobs
 from segments import services
 from segments.importing import (
     ImportFileError,
+    import_copies_expire,
     import_job_create,
     import_job_run,
     import_job_upload_delete,
@@ -178,5 +180,14 @@ def stale_work_fail_task() -> int:
 
 @shared_task
 def import_uploads_expire_task() -> int:
-    """Delete uploads nobody needs any more (beat runs this every hour); returns how many."""
-    return import_uploads_expire()
+    """Delete uploads nobody needs any more (beat runs this every hour); returns how many.
+
+    Also the private copies a killed worker left on the machine that runs this.
+    """
+    return import_uploads_expire() + import_copies_expire()
+
+
+@worker_ready.connect
+def _delete_copies_left_by_killed_workers(**kwargs) -> None:
+    # A worker starting again after it was killed cleans up its machine.
+    import_copies_expire()

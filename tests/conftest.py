@@ -153,6 +153,8 @@ def worker_processes(redis_url, redis_broker, tmp_path):
     broker = redis.Redis.from_url(redis_url)
     broker.flushdb()
     started: list[WorkerProcess] = []
+    worker_tmp = tmp_path / "worker-tmp"
+    worker_tmp.mkdir()
 
     def start(name: str = "worker1", **environment) -> WorkerProcess:
         env = {
@@ -162,6 +164,7 @@ def worker_processes(redis_url, redis_broker, tmp_path):
             "CELERY_RESULT_BACKEND": "",
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "MEDIA_ROOT": str(tmp_path / "media"),
+            "TMPDIR": str(worker_tmp),  # a killed worker's copy of an upload stays with the test
             "PYTHONUNBUFFERED": "1",
             **{key: str(value) for key, value in environment.items()},
         }

@@ -30,6 +30,7 @@ from segments.importing.fields import (
     parse_mapping,
 )
 from segments.importing.jobs import (
+    import_copies_expire,
     import_job_create,
     import_job_run,
     import_job_upload_delete,
@@ -55,6 +56,7 @@ __all__ = [
     "ImportReport",
     "RowError",
     "fields_for",
+    "import_copies_expire",
     "import_customers",
     "import_job_create",
     "import_job_run",

@@ -15,7 +15,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from django.conf import settings
@@ -56,12 +56,15 @@ def _count_rows(upload) -> int:
     return max(count - 1 + (last != b"\n"), 0)
 
 
+COPY_PREFIX = "segcampaign-import-"
+
+
 @contextmanager
 def _local_copy(upload: FieldFile) -> Iterator[Path]:
     """The upload copied to a temporary file of this machine, readable by its owner only (0600,
     as mkstemp makes it), deleted afterwards. The upload may live in the database or on
     another machine; the importer's fast path reads a path."""
-    descriptor, name = tempfile.mkstemp(prefix="segcampaign-import-", suffix=Path(upload.name).suffix,
+    descriptor, name = tempfile.mkstemp(prefix=COPY_PREFIX, suffix=Path(upload.name).suffix,
                                         dir=settings.FILE_UPLOAD_TEMP_DIR)
     try:
         with os.fdopen(descriptor, "wb") as copy, upload.open("rb") as stored:
@@ -130,3 +133,19 @@ def import_uploads_expire(*, now: dt.datetime | None = None) -> int:
     )
     ended = ImportJob.objects.filter(status__in=[ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED]).exclude(file="")
     return sum(import_job_upload_delete(job) for job in ended)
+
+
+def import_copies_expire() -> int:
+    """Delete the copies of uploads left on this machine by a worker that was killed; how many.
+
+    Only copies older than the hard time limit: no task still running can be reading them.
+    """
+    cutoff = timezone.now().timestamp() - settings.CELERY_TASK_TIME_LIMIT
+    folder = Path(settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir())
+    deleted = 0
+    for copy in folder.glob(f"{COPY_PREFIX}*"):
+        with suppress(FileNotFoundError):
+            if copy.stat().st_mtime < cutoff:
+                copy.unlink()
+                deleted += 1
+    return deleted

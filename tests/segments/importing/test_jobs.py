@@ -2,7 +2,9 @@
 does not end by itself."""
 
 import datetime as dt
+import os
 import stat
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -10,7 +12,7 @@ from django.utils import timezone
 
 from segcampaign import jobs
 from segcampaign.jobs import Progress
-from segments.importing import import_job_create, import_job_run, import_uploads_expire
+from segments.importing import import_copies_expire, import_job_create, import_job_run, import_uploads_expire
 from segments.models import Customer, ImportJob
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +72,19 @@ def test_a_worker_imports_from_a_private_copy_it_deletes_afterwards(settings, tm
     assert report.created == 1 and Customer.objects.count() == 1
     assert copies and all(name.startswith("segcampaign-import-") and mode == 0o600 for name, mode in copies)
     assert list(settings.FILE_UPLOAD_TEMP_DIR.iterdir()) == []
+
+
+def test_copies_left_by_a_killed_worker_are_deleted_once_no_task_can_be_reading_them(settings, tmp_path):
+    settings.FILE_UPLOAD_TEMP_DIR, settings.CELERY_TASK_TIME_LIMIT = tmp_path, 3900
+    left_behind, in_use, other = (tmp_path / name for name in (
+        "segcampaign-import-abc.csv", "segcampaign-import-def.csv", "someone-else.csv",
+    ))
+    for path in (left_behind, in_use, other):
+        path.write_bytes(b"external_id\nK1\n")
+    two_hours_ago = time.time() - 7200
+    for path in (left_behind, other):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    assert import_copies_expire() == 1
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["segcampaign-import-def.csv", "someone-else.csv"]
