@@ -20,7 +20,7 @@ PURE = [
     "segments/sampledata.py",
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "segments/clustering").glob("*.py")),
     *(f"segments/importing/{name}.py" for name in (
-        "report", "fields", "reading", "cleaning", "attributes", "keys", "preparing", "pipeline",
+        "report", "fields", "reading", "cleaning", "attributes", "keys", "preparing", "pipeline", "sniffing",
     )),
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "segments/importing/formats").glob("*.py")),
     *(path for path in ("campaigns/rendering.py", "campaigns/planning.py") if (ROOT / path).exists()),

@@ -111,3 +111,31 @@ def test_a_negative_web_timeout_names_the_setting():
     result = _check_deploy({"WEB_LOCK_TIMEOUT_MS": "-1"})
     assert result.returncode != 0
     assert "WEB_LOCK_TIMEOUT_MS" in result.stderr
+
+
+def test_celery_limits_that_do_not_nest_are_refused_naming_them():
+    # A visibility timeout shorter than the hard limit would hand a long task to a second worker.
+    result = _check_deploy({"CELERY_TASK_TIME_LIMIT": "9000", "CELERY_BROKER_VISIBILITY_TIMEOUT": "7200"})
+    assert result.returncode != 0
+    assert "CELERY_BROKER_VISIBILITY_TIMEOUT > CELERY_TASK_TIME_LIMIT > CELERY_TASK_SOFT_TIME_LIMIT" in result.stderr
+
+
+def test_an_import_waiting_for_a_stale_job_stays_within_the_visibility_timeout():
+    result = _check_deploy({"JOB_STALE_AFTER_SECONDS": "8000"})
+    assert result.returncode != 0
+    assert "> JOB_STALE_AFTER_SECONDS + JOB_HEARTBEAT_SECONDS" in result.stderr
+
+
+def test_uploads_are_kept_in_the_database_unless_another_storage_is_configured():
+    # S3 (django-storages) is configured the same way; it is not installed here.
+    show = "from segments.models import ImportJob; print(ImportJob.file.field.storage.__class__.__name__)"
+
+    default = _manage("shell", "--no-imports", "-c", show, environment=PRODUCTION)
+    on_disk = _manage("shell", "--no-imports", "-c", show, environment={
+        **PRODUCTION,
+        "IMPORT_STORAGE_BACKEND": "django.core.files.storage.FileSystemStorage",
+        "IMPORT_STORAGE_OPTIONS": '{"location": "/srv/shop-imports"}',
+    })
+
+    assert default.stdout.strip() == "DatabaseStorage", default.stderr
+    assert on_disk.stdout.strip() == "FileSystemStorage", on_disk.stderr

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+
+from segcampaign.jobs import Job
 
 
 def number(value, digits: int = 2) -> str:
@@ -43,3 +46,14 @@ def key_value_table(rows):
         return "–"
     body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
     return format_html('<table class="segcampaign-kv">{}</table>', body)
+
+
+def no_sign_of_life(job: Job) -> str:
+    """"no sign of life for 7 minutes" for a running job whose worker looks dead; else empty."""
+    if not job.is_stale():
+        return ""
+    last = job.heartbeat_at or job.started_at
+    if last is None:
+        return "no sign of life since it started"
+    minutes = int((timezone.now() - last).total_seconds() // 60)
+    return f"no sign of life for {minutes} minute{'' if minutes == 1 else 's'}"

@@ -4,7 +4,7 @@ The upload and job pages keep the address /admin/segments/import/ (segcampaign/a
 upload_urls there). Uploading needs the permissions that importing uses on the model the file
 fills (the upload page, the permissions for one kind at least). A job's report holds customer
 data (the rejected values): a job is seen by the person who uploaded it, and every job by those
-with the view permission of imports.
+with the view permission of imports. Marking a stuck job failed needs the change permission of import jobs.
 """
 
 import codecs
@@ -16,7 +16,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
+from segcampaign import jobs
 from segments import tasks
 from segments.importing import (
     CUSTOMER_FIELDS,
@@ -25,9 +27,14 @@ from segments.importing import (
     ORDER_FIELDS,
     ImportFileError,
     fields_for,
+    import_job_upload_delete,
     parse_mapping,
+    upload_content_problem,
+    upload_size_problem,
 )
 from segments.models import ImportJob
+
+from .display import no_sign_of_life
 
 # Who may import what: importing creates and changes rows of that model.
 _PERMISSIONS = {
@@ -55,7 +62,7 @@ class ImportForm(forms.Form):
 
     file = forms.FileField(
         label="CSV file",
-        help_text="A spreadsheet saved as CSV. The first line must hold the column names.",
+        help_text="A spreadsheet saved as CSV (.csv, .txt or .tsv). The first line must hold the column names.",
     )
     kind = forms.ChoiceField(
         label="What the file contains",
@@ -93,6 +100,13 @@ class ImportForm(forms.Form):
         help_text="Reads and checks the whole file and shows what would change, without saving anything.",
     )
 
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        problem = upload_size_problem(upload)
+        if problem:
+            raise forms.ValidationError(problem)
+        return upload
+
     def clean_encoding(self):
         encoding = self.cleaned_data["encoding"]
         if encoding:
@@ -110,6 +124,10 @@ class ImportForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("file") and "encoding" in cleaned:
+            problem = upload_content_problem(cleaned["file"], encoding=cleaned["encoding"] or None)
+            if problem:
+                self.add_error("file", problem)
         kind, layout = cleaned.get("kind"), cleaned.get("format") or "default"
         if kind == ImportJob.Kind.CUSTOMERS:
             cleaned["format"] = "default"
@@ -159,6 +177,8 @@ class ImportJobAdmin(admin.ModelAdmin):
         return [
             path("", self.admin_site.admin_view(self.upload_view), name="segments_import"),
             path("jobs/<int:job_id>/", self.admin_site.admin_view(self.job_view), name="segments_import_job"),
+            path("jobs/<int:job_id>/fail/", self.admin_site.admin_view(self.fail_view),
+                 name="segments_import_job_fail"),
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -225,6 +245,28 @@ class ImportJobAdmin(admin.ModelAdmin):
             "report": report,
             "errors": errors[:_ERRORS_SHOWN],
             "errors_hidden": len(errors) - _ERRORS_SHOWN + report.get("errors_omitted", 0),
-            "in_progress": job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING),
+            "in_progress": job.unfinished,
+            "no_sign_of_life": no_sign_of_life(job),
+            "may_fail": job.unfinished and self._may_fail_jobs(request),
         }
         return render(request, "admin/segments/import_job.html", context)
+
+    def _may_fail_jobs(self, request) -> bool:
+        # Failing a stuck job changes it: the model's change permission, which this admin's
+        # has_change_permission (uploads are records) does not grant by itself.
+        return request.user.has_perm("segments.change_importjob")
+
+    def fail_view(self, request, job_id: int):
+        return require_POST(self._fail)(request, job_id)
+
+    def _fail(self, request, job_id: int):
+        """An operator ends an import left running or queued by a worker that is gone."""
+        if not self._may_fail_jobs(request):
+            raise PermissionDenied
+        job = get_object_or_404(ImportJob, pk=job_id)
+        if jobs.job_fail_by_hand(job, who=request.user.get_username()):
+            import_job_upload_delete(job)
+            messages.success(request, f"{job} is marked failed.")
+        else:
+            messages.warning(request, f"{job} had already ended; nothing was changed.")
+        return redirect("admin:segments_import_job", job_id=job.pk)

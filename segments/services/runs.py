@@ -146,6 +146,13 @@ def segmentation_run_execute(*, run_id: int, listener: Callable[[str, int], None
     return run
 
 
+def segmentation_run_not_started(*, run_id: int, reason: str) -> None:
+    """Fail a run that will not start (another run holds the lock), so no queued run is left behind."""
+    run = SegmentationRun.objects.get(pk=run_id)
+    if run.status == SegmentationRun.Status.QUEUED:
+        jobs.job_fail(run, error=f"not started: {reason}")
+
+
 def _claim(run_id: int) -> SegmentationRun:
     # A run whose worker died would hold the one-running lock forever: it is failed first,
     # found by its heartbeat (a long run that still beats is left alone).

