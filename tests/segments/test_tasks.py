@@ -117,15 +117,13 @@ def test_a_run_the_broker_refuses_is_failed_with_the_reason(shop, monkeypatch, d
 
 @pytest.mark.postgres
 @pytest.mark.django_db
-def test_an_import_the_database_keeps_aborting_is_retried_and_fails_as_a_database_error(tmp_path, settings,
-                                                                                       monkeypatch):
+def test_an_import_the_database_keeps_aborting_is_retried_and_fails_as_a_database_error(eager_retries, monkeypatch):
     # The deadlock used to surface as the InternalError of a cleanup statement: "Unexpected
     # error", and the task's retry on OperationalError never fired.
-    settings.MEDIA_ROOT = tmp_path
-    (tmp_path / "orders.csv").write_text("order_id,customer_id,ordered_at,amount\nO1,C1,2024-03-01,10.00\n")
     Order.objects.create(customer=Customer.objects.create(external_id="C0"), external_id="O0",
                          ordered_at=timezone.now(), amount=Decimal("1.00"))
-    job = ImportJob.objects.create(kind=ImportJob.Kind.ORDERS, options={}, file="orders.csv")
+    content = b"order_id,customer_id,ordered_at,amount\nO1,C1,2024-03-01,10.00\n"
+    job = import_job_create(kind="orders", upload=SimpleUploadedFile("orders.csv", content), options={})
     real_copy = bulk.copy_rows
     attempts = []
 
@@ -136,7 +134,7 @@ def test_an_import_the_database_keeps_aborting_is_retried_and_fails_as_a_databas
         return real_copy(cursor, table, *args, **options)
 
     monkeypatch.setattr(bulk, "copy_rows", deadlocked)
-    monkeypatch.setattr(tasks.import_job_task, "max_retries", 1)
+    monkeypatch.setattr(tasks, "IMPORT_MAX_ATTEMPTS", 2)
 
     tasks.import_job_task.apply(kwargs={"job_id": job.pk}, throw=False)  # retries run eagerly too
 
