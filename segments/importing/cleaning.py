@@ -11,6 +11,7 @@ the general pandas path; they only skip work.
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 import zoneinfo
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ class Context:
     time_zone: str
     phone_region: str
     date_format: str | None = None
+    # The first and last day (in time_zone) a date may have; None: any date pandas reads.
+    dates: tuple[dt.date, dt.date] | None = None
     phone_cache: dict = field(default_factory=dict)
     guessed_formats: dict = field(default_factory=dict)  # per column, so every chunk reads dates alike
 
@@ -214,6 +217,32 @@ def _plain_local_dates(text: pd.Series, present: np.ndarray) -> pd.Series | None
 
 
 def _clean_datetime(raw, spec, ctx, column):
+    values, bad, reason = _read_datetime(raw, ctx, column)
+    if ctx.dates is None:
+        return values, bad, reason
+    outside = _outside(values, ctx.dates, ctx.time_zone)
+    if not outside.any():
+        return values, bad, reason
+    first, last = ctx.dates
+    window = f"outside the dates accepted, {first} to {last} (IMPORT_EARLIEST_DATE, IMPORT_LATEST_DATE)"
+    return values.mask(outside), bad | outside, np.where(outside, window, reason)
+
+
+def _outside(values: pd.Series, dates: tuple[dt.date, dt.date], time_zone: str) -> np.ndarray:
+    """Which values lie before the first day or after the last, both read in time_zone."""
+    first, last = dates
+    outside = (values < _midnight(first, time_zone)).to_numpy(dtype=bool)
+    if last < dt.date.max:
+        outside = outside | (values >= _midnight(last + dt.timedelta(days=1), time_zone)).to_numpy(dtype=bool)
+    return outside
+
+
+def _midnight(day: dt.date, time_zone: str) -> pd.Timestamp:
+    # Where clocks change at midnight, the day starts when they say it does.
+    return pd.Timestamp(day).tz_localize(time_zone, ambiguous=True, nonexistent="shift_forward")
+
+
+def _read_datetime(raw, ctx, column):
     n = len(raw)
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         return raw.dt.tz_convert("UTC").astype(_UTC), np.zeros(n, dtype=bool), ""
