@@ -9,6 +9,8 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from segments.importing.cleaning import CLEANERS, Context, as_text
 from segments.importing.fields import ColumnPlan
@@ -83,7 +85,9 @@ class Cleaned(dict):
 
 
 def clean_columns(problems: Problems, chunk: pd.DataFrame, plan: ColumnPlan, fields, ctx: Context) -> Cleaned:
-    """Every planned field through its cleaner; invalid cells are added to ``problems``."""
+    """Every planned field through its cleaner; invalid cells are added to ``problems``, and
+    so are rows with a NUL character in any cell (reject_nul)."""
+    reject_nul(problems, chunk)
     cleaned = Cleaned()
     for name, column in plan.fields.items():
         spec = fields[name]
@@ -91,6 +95,26 @@ def clean_columns(problems: Problems, chunk: pd.DataFrame, plan: ColumnPlan, fie
         problems.add(bad, column, chunk[column], reason)
         cleaned[name], cleaned.bad[name] = values, np.asarray(bad, dtype=bool)
     return cleaned
+
+
+def reject_nul(problems: Problems, chunk: pd.DataFrame) -> None:
+    """Reject rows with a NUL character in any cell, attributes included.
+
+    PostgreSQL can store no NUL in text or JSON: one would fail the chunk's COPY (and a first
+    load, all of it). Rejected rather than stripped: a text file has no NUL unless the line
+    is damaged (or the file is not text in this encoding), so its other cells cannot be
+    trusted, and an id without its NUL could be another customer's. One Arrow scan a text
+    column; nothing more unless a NUL is there.
+    """
+    for column in chunk.columns:
+        values = chunk[column]
+        if not isinstance(values.dtype, pd.StringDtype):
+            continue
+        found = pc.match_substring(pa.array(values), "\x00").fill_null(False)
+        if not pc.any(found).as_py():
+            continue
+        problems.add(found.to_numpy(zero_copy_only=False), column, values,
+                     "contains a NUL character (\\x00), which text never has: the line may be damaged")
 
 
 def require(problems, chunk, plan, cleaned: Cleaned, name, what):

@@ -127,6 +127,7 @@ def _csv_source(stream, *, encoding: str | None, chunk_rows: int, path: Path | N
         raise _decode_error(exc, encoding) from exc
     stream.seek(0)
     columns = [str(c).strip().lstrip("\ufeff") for c in header.columns]
+    _require_text_names(columns)
     # Arrow's CSV reader is several times faster than pandas' and reads a plain file (UTF-8,
     # no quotes, no CR) into the same frames. Any line it fails on (short, long or blank)
     # hands the file back to pandas from the first chunk not yet yielded.
@@ -165,6 +166,18 @@ def _csv_source(stream, *, encoding: str | None, chunk_rows: int, path: Path | N
             current.close()
 
     return Source(columns=columns, chunks=chunks(), encoding=encoding, text=True)
+
+
+def _require_text_names(columns: list[str]) -> None:
+    """A column name with a NUL character would be an attribute's name, which PostgreSQL
+    cannot store: the header is damaged, or the file is not text."""
+    for number, name in enumerate(columns, start=1):
+        if "\x00" in name:
+            shown = name.replace("\x00", "\\x00")
+            raise ImportFileError(
+                f'Column {number} of the header, "{shown}", contains a NUL character (\\x00), which text never has: '
+                "is the file damaged, or in another encoding (give it, e.g. utf-16)?"
+            )
 
 
 def _arrow_chunks(path: Path, sep: str, width: int, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -222,6 +235,7 @@ def _frame_source(frames: Iterator[pd.DataFrame], *, chunk_rows: int) -> Source:
     if first is None:
         return Source(columns=[], chunks=iter(()), encoding=None, text=False)
     columns = [str(c).strip() for c in first.columns]
+    _require_text_names(columns)
 
     def chunks():
         for frame in chain([first], frames):

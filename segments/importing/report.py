@@ -73,8 +73,9 @@ class ImportReport:
     def add_errors(self, errors: pd.DataFrame) -> None:
         room = MAX_ERRORS_KEPT - len(self.errors)
         kept = errors.iloc[: max(room, 0)]
+        # A NUL is shown as \x00: a report is stored as JSON, which PostgreSQL keeps without NULs.
         self.errors.extend(
-            RowError(int(line), str(column), str(value)[:_VALUE_SHOWN], str(reason))
+            RowError(int(line), str(column), str(value)[:_VALUE_SHOWN].replace("\x00", "\\x00"), str(reason))
             for line, column, value, reason in kept.itertuples(index=False)
         )
         self.errors_omitted += len(errors) - len(kept)

@@ -124,3 +124,13 @@ def test_a_file_reads_into_the_same_chunks_from_a_path_as_from_a_stream(tmp_path
     assert len(from_path) == len(from_stream) >= 3
     for ours, pandas_own in zip(from_path, from_stream):
         pd.testing.assert_frame_equal(ours, pandas_own, check_exact=True)
+
+
+def test_a_nul_in_the_header_refuses_the_file_naming_the_column(tmp_path):
+    path = write(tmp_path, "customer_id,first_name,no\x00te\n1,Ann,x\n")
+
+    with pytest.raises(ImportFileError, match=r'Column 3 of the header, "no\\x00te", contains a NUL character'):
+        import_customers(source=path)
+    with pytest.raises(ImportFileError, match="Column 2 of the header"):
+        import_customers(source=pd.DataFrame({"customer_id": ["1"], "a\x00": ["x"]}))
+    assert not Customer.objects.exists()
