@@ -151,8 +151,24 @@ def _clean_phone(raw, spec, ctx, column):
     e164 = text.map(cache)
     valid = e164.notna().to_numpy()
     values = pd.Series(np.where(valid, e164.to_numpy(dtype=object), ""), index=raw.index, dtype="str")
-    reason = f"not a valid phone number (numbers without +country code are read as {ctx.phone_region})"
-    return values, present & ~valid, reason
+    bad = present & ~valid
+    return values, bad, _phone_reasons(text, bad, ctx.phone_region)
+
+
+def _phone_reasons(text: pd.Series, bad: np.ndarray, region: str) -> np.ndarray | str:
+    """Why each bad number is bad: the default region is worth a word only for a number
+    written without a country code (+44 or 0044)."""
+    if not bad.any():
+        return ""
+    reasons = np.full(len(text), "", dtype=object)
+    shown = text[bad]
+    international = shown.str.match(r"(?:\+|00)").to_numpy(dtype=bool)
+    reasons[bad] = np.where(
+        international,
+        shown + " is not a valid number",
+        shown + f" is not a valid phone number (numbers without +country code are read as {region})",
+    )
+    return reasons
 
 
 _BOOLEANS = {"true": True, "yes": True, "y": True, "1": True, "false": False, "no": False, "n": False, "0": False}

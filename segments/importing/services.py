@@ -59,6 +59,7 @@ def _run(*, kind, format, source, preparer_class, mapping, encoding, date_format
                     report.unchanged += result.unchanged
                     report.customers_created += customers_created
                     report.add_errors(prepared.errors)
+                    report.add_warnings(prepared.warnings)
                     if on_rows is not None:
                         on_rows(report.rows)
                     waited = time.perf_counter()
