@@ -14,12 +14,13 @@ _VALUE_SHOWN = 200  # characters of a rejected value kept in the report
 @dataclass
 class RowError:
     line: int  # line in the file; the header is line 1
-    column: str  # the file's column name
+    column: str  # the file's column name; "" when it is about the whole line
     value: str
     reason: str
 
     def __str__(self) -> str:
-        return f'line {self.line}, column "{self.column}": {self.reason} (value: "{self.value}")'
+        where = f'line {self.line}, column "{self.column}"' if self.column else f"line {self.line}"
+        return f'{where}: {self.reason} (value: "{self.value}")'
 
 
 @dataclass
@@ -41,7 +42,8 @@ class ImportReport:
     first_load: bool = False  # orders loaded into an empty table, its indexes built once at the end
     errors_omitted: int = 0  # rejected-row details beyond MAX_ERRORS_KEPT
     # Rows imported with a field left empty (its value was invalid, and the field is
-    # optional); at most MAX_ERRORS_KEPT listed, the rest counted.
+    # optional), and lines read in doubt (not UTF-8 in a UTF-8 file); at most
+    # MAX_ERRORS_KEPT listed, the rest counted.
     warnings: list[RowError] = field(default_factory=list)
     warnings_omitted: int = 0
     seconds: float = 0.0

@@ -34,7 +34,7 @@ def _run(*, kind, format, source, preparer_class, mapping, encoding, date_format
     ctx = Context(time_zone=settings.TIME_ZONE, phone_region=settings.PHONE_DEFAULT_REGION, date_format=date_format,
                   dates=selectors.plausible_order_dates())
     opened = open_source(source, encoding=encoding, chunk_rows=settings.IMPORT_CHUNK_ROWS)
-    report = ImportReport(kind=kind, encoding=opened.encoding, dry_run=dry_run)
+    report = ImportReport(kind=kind, encoding=opened.encoding, dry_run=dry_run, warnings=list(opened.warnings))
     timings = {"prepare": 0.0, "write": 0.0, "wait": 0.0}
     try:
         plan = plan_columns(opened.columns, fields_for(kind, format), mapping, required=required_for(kind, format))

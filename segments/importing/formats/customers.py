@@ -26,7 +26,7 @@ class CustomerRows:
         cleaned = clean_columns(problems, chunk, self.plan, CUSTOMER_FIELDS, self.ctx)
         require_unique_id(problems, chunk, self.plan, cleaned, self.seen, lines, "customer id")
         if self.plan.extra:
-            cleaned["attributes"] = json_objects({c: chunk[c] for c in self.plan.extra})
+            cleaned["attributes"] = json_objects({c: chunk[c] for c in self.plan.extra}, problems)
         frame = pd.DataFrame({k: np.asarray(v) if not isinstance(v, pd.Series) else v for k, v in cleaned.items()},
                              index=chunk.index)
         good = ~problems.bad

@@ -63,7 +63,7 @@ class OrderRows:
         if "coupon_code" in cleaned:
             orders["coupon_code"] = cleaned["coupon_code"]
         if plan.extra:
-            orders["attributes"] = json_objects({c: chunk[c] for c in plan.extra})
+            orders["attributes"] = json_objects({c: chunk[c] for c in plan.extra}, problems)
         frame = pd.DataFrame(orders, index=chunk.index)[~problems.bad]
         customers = pd.DataFrame({"external_id": frame["customer_id"].unique()})
         return Prepared(rejected=int(problems.bad.sum()), errors=problems.frame(), warnings=problems.warnings(),
