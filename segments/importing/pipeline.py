@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segments.importing.cleaning import normalised
+from segments.importing.cleaning import has_byte, normalised
 from segments.importing.preparing import Prepared, RowPreparer
 from segments.importing.reading import Source
 from segments.importing.report import ImportFileError
@@ -57,15 +57,15 @@ def prepared_chunks(source: Source, preparer: RowPreparer) -> Iterator[Prepared]
 
 def _line_spans(chunk: pd.DataFrame) -> np.ndarray | None:
     """How many lines of the file each row takes: one, plus the line breaks inside its
-    quoted cells (counted before cells are stripped). None when every row takes one. An
-    Arrow scan a column; a count only where a cell has a line break."""
+    quoted cells (counted before cells are stripped). None when every row takes one. A look
+    at each column's buffer; a count only where a cell may have a line break."""
     breaks = None
     for column in chunk.columns:
         values = chunk[column]
         if not isinstance(values.dtype, pd.StringDtype):
             continue
         array = pa.array(values)
-        if not pc.any(pc.match_substring(array, "\n")).as_py():
+        if not has_byte(array, ord("\n")):
             continue
         counts = pc.count_substring(array, "\n").fill_null(0).to_numpy(zero_copy_only=False)
         breaks = counts if breaks is None else breaks + counts

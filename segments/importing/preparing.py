@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segments.importing.cleaning import CLEANERS, Context, as_text
+from segments.importing.cleaning import CLEANERS, Context, as_text, has_byte
 from segments.importing.fields import ColumnPlan
 from segments.importing.keys import FirstSeen
 
@@ -150,14 +150,17 @@ def reject_nul(problems: Problems, chunk: pd.DataFrame) -> None:
     PostgreSQL can store no NUL in text or JSON: one would fail the chunk's COPY (and a first
     load, all of it). Rejected rather than stripped: a text file has no NUL unless the line
     is damaged (or the file is not text in this encoding), so its other cells cannot be
-    trusted, and an id without its NUL could be another customer's. One Arrow scan a text
-    column; nothing more unless a NUL is there.
+    trusted, and an id without its NUL could be another customer's. A look for a zero byte
+    in each text column's buffer; nothing more unless one is there.
     """
     for column in chunk.columns:
         values = chunk[column]
         if not isinstance(values.dtype, pd.StringDtype):
             continue
-        found = pc.match_substring(pa.array(values), "\x00").fill_null(False)
+        array = pa.array(values)
+        if not has_byte(array, 0):  # in UTF-8, only NUL is a zero byte
+            continue
+        found = pc.match_substring(array, "\x00").fill_null(False)
         if not pc.any(found).as_py():
             continue
         problems.add(found.to_numpy(zero_copy_only=False), column, values,

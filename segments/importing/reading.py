@@ -26,7 +26,6 @@ from pyarrow import csv as arrow_csv
 
 from segments.importing.report import ImportFileError, RowError
 
-
 # One character of UTF-8 beyond ASCII: rare in Windows-1252 text, where it reads as two
 # characters such as "Ã«".
 _UTF8_CHARACTER = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
