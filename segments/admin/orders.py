@@ -155,7 +155,9 @@ def _day_start(day: datetime.date) -> datetime.datetime:
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "customer_link", "ordered_at_shown", "amount", "quantity", "is_return", "coupon_code"]
+    list_display = [
+        "external_id", "customer_link", "ordered_at_shown", "amount", "quantity", "is_return", "coupon_code"
+    ]
     list_select_related = ["customer"]
     date_hierarchy = "ordered_at"
     list_filter = ["is_return", HasCouponFilter, ("ordered_at", admin.DateFieldListFilter)]
