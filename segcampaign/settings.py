@@ -6,6 +6,7 @@ embedded laptop setup (SQLite, Celery eager, email to the console) with DEBUG of
 development targets of the Makefile, the .env that `make demo` writes and the tests turn it on.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -233,6 +234,29 @@ IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=200)
 IMPORT_UPLOAD_RETENTION_DAYS = env.int("IMPORT_UPLOAD_RETENTION_DAYS", default=7)
 if IMPORT_MAX_UPLOAD_MB < 1 or IMPORT_UPLOAD_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("IMPORT_MAX_UPLOAD_MB and IMPORT_UPLOAD_RETENTION_DAYS must be positive integers")
+
+
+def _date_setting(name: str, default: str, *, tomorrow: bool) -> dt.date | None:
+    """A date written 2015-01-01 (or, where ``tomorrow``, the word tomorrow: None)."""
+    value = env.str(name, default=default).strip()
+    if tomorrow and value.lower() == "tomorrow":
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        also = " or the word tomorrow" if tomorrow else ""
+        raise ImproperlyConfigured(f"{name} must be a date written like 2015-01-01{also}, got {value!r}") from None
+
+
+# The dates an imported order (or consent) may have, in the shop's time zone: dates outside
+# them are typos or placeholders ("9999-12-31" for no date) and are rejected. None: tomorrow,
+# whenever the import runs.
+IMPORT_EARLIEST_DATE = _date_setting("IMPORT_EARLIEST_DATE", "1970-01-01", tomorrow=False)
+IMPORT_LATEST_DATE = _date_setting("IMPORT_LATEST_DATE", "tomorrow", tomorrow=True)
+if IMPORT_LATEST_DATE is not None and IMPORT_LATEST_DATE < IMPORT_EARLIEST_DATE:
+    raise ImproperlyConfigured(
+        f"IMPORT_LATEST_DATE ({IMPORT_LATEST_DATE}) is before IMPORT_EARLIEST_DATE ({IMPORT_EARLIEST_DATE})"
+    )
 
 # Long work (imports, segmentation runs, campaign runs) beats every JOB_HEARTBEAT_SECONDS while it
 # runs; one silent for JOB_STALE_AFTER_SECONDS lost its worker and is failed or started again.

@@ -392,8 +392,13 @@ def _label(customer_id) -> str:
 
 
 def day_after(moment: datetime.datetime) -> datetime.date:
-    """The default as-of date: the day after `moment` (UTC), so that the latest order has recency 0."""
-    return moment.astimezone(datetime.UTC).date() + datetime.timedelta(days=1)
+    """The default as-of date: the day after `moment` (UTC), so that the latest order has recency 0.
+
+    The last date there is (9999-12-31, a "no date" placeholder some exports write) has no day
+    after it: it is its own.
+    """
+    day = moment.astimezone(datetime.UTC).date()
+    return day + datetime.timedelta(days=1) if day < datetime.date.max else day
 
 
 def history_cutoff(as_of: datetime.date, latest: datetime.datetime | None) -> datetime.datetime | None:

@@ -33,7 +33,7 @@ class Customer(models.Model):
         max_length=64, help_text="The shop's own id for this customer (CustomerID in most exports)."
     )
     email = models.EmailField(blank=True, default="", help_text="Lower-cased; empty when unknown.")
-    phone = models.CharField(max_length=20, blank=True, default="", help_text="E.164, for example +447700900123.")
+    phone = models.CharField(max_length=20, blank=True, default="", help_text="E.164, for example +447911123456.")
     first_name = models.CharField(max_length=100, blank=True, default="")
     last_name = models.CharField(max_length=100, blank=True, default="")
     country = models.CharField(max_length=64, blank=True, default="")

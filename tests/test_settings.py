@@ -139,3 +139,21 @@ def test_uploads_are_kept_in_the_database_unless_another_storage_is_configured()
 
     assert default.stdout.strip() == "DatabaseStorage", default.stderr
     assert on_disk.stdout.strip() == "FileSystemStorage", on_disk.stderr
+
+
+def test_a_bad_import_date_names_the_setting():
+    assert "IMPORT_LATEST_DATE must be a date" in _check_deploy({"IMPORT_LATEST_DATE": "next week"}).stderr
+    assert "IMPORT_EARLIEST_DATE must be a date" in _check_deploy({"IMPORT_EARLIEST_DATE": "tomorrow"}).stderr
+    result = _check_deploy({"IMPORT_EARLIEST_DATE": "2020-01-01", "IMPORT_LATEST_DATE": "2019-12-31"})
+    assert "IMPORT_LATEST_DATE (2019-12-31) is before IMPORT_EARLIEST_DATE (2020-01-01)" in result.stderr
+
+
+def test_import_dates_are_read_as_dates_and_tomorrow_as_none():
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "from django.conf import settings as s; print(repr(s.IMPORT_EARLIEST_DATE), repr(s.IMPORT_LATEST_DATE))"],
+        cwd=ROOT, capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "segcampaign.settings",
+             "IMPORT_EARLIEST_DATE": "2015-03-01", "IMPORT_LATEST_DATE": "Tomorrow"},
+    )
+    assert result.stdout.strip() == "datetime.date(2015, 3, 1) None", result.stderr

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 
 from segcampaign.jobs import Job
@@ -30,6 +32,19 @@ def percent(value) -> str:
 def money(value) -> str:
     """An amount with two decimals; a hyphen when there is none (a customer who never ordered)."""
     return "-" if value is None else f"{value:,.2f}"
+
+
+def moment(value: datetime.datetime | None) -> datetime.datetime | str | None:
+    """A date and time for a page, which Django shows in the shop's time zone. One the zone
+    cannot reach (0001-01-01 00:00 UTC is year 0 in London, which Python has not) comes as
+    text in UTC, saying so: the page shows it rather than fail."""
+    if value is None:
+        return None
+    try:
+        timezone.template_localtime(value)
+    except OverflowError:
+        return f"{formats.localize(value.astimezone(datetime.UTC).replace(tzinfo=None))} UTC"
+    return value
 
 
 def admin_url(name: str, *args) -> str | None:

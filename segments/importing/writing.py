@@ -57,8 +57,10 @@ ChunkWrite = Callable[[Any, Prepared, Stamp], tuple[bulk.UpsertResult, int]]
 
 
 def write_customers(cursor, prepared: Prepared, stamp: Stamp) -> tuple[bulk.UpsertResult, int]:
-    frame, update = prepared.customers[0]
-    return upsert_customers(cursor, frame, update, stamp.now), 0
+    # Usually one upsert; more when some rows leave stored fields alone (formats.customers).
+    results = [upsert_customers(cursor, frame, update, stamp.now) for frame, update in prepared.customers]
+    total = bulk.UpsertResult(*(sum(getattr(r, f) for r in results) for f in ("created", "updated", "unchanged")))
+    return total, 0
 
 
 def write_orders(cursor, prepared: Prepared, stamp: Stamp, *, started_at: datetime) -> tuple[bulk.UpsertResult, int]:

@@ -27,16 +27,21 @@ def print_import_report(command, report: ImportReport, *, as_json: bool) -> None
 
 def import_counts(label: str, report: ImportReport) -> str:
     """One line of counts, for commands that import as one step of something larger."""
+    warnings = len(report.warnings) + report.warnings_omitted
     return (
         f"{label}: {report.created:,} created, {report.updated:,} updated, "
         f"{report.unchanged:,} unchanged, {report.rejected:,} rejected"
+        + (f", {warnings:,} warnings" if warnings else "")
     )
 
 
 def rejected_rows(report: ImportReport, *, limit: int) -> list[str]:
-    lines = [f"  line {e.line}, {e.column} = {e.value!r}: {e.reason}" for e in report.errors[:limit]]
-    if len(report.errors) > limit:
-        lines.append(f"  ... and {len(report.errors) - limit} more")
+    """The rejected rows, then the warnings (rows kept with a field left empty), ``limit`` of each."""
+    lines = []
+    for prefix, rows in (("", report.errors), ("warning: ", report.warnings)):
+        lines.extend(f"  {prefix}line {e.line}, {e.column} = {e.value!r}: {e.reason}" for e in rows[:limit])
+        if len(rows) > limit:
+            lines.append(f"  ... and {len(rows) - limit} more")
     return lines
 
 

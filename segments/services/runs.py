@@ -180,8 +180,24 @@ def _reference(run: SegmentationRun) -> tuple[dt.date, dt.datetime | None]:
         if not Customer.objects.exists():
             raise SegmentationError("the shop is empty: import customers and orders first")
         return run.as_of or timezone.now().date(), None
+    if run.as_of is None:
+        _refuse_implausible_latest(latest)
     as_of = run.as_of or features.day_after(latest)
     return as_of, features.history_cutoff(as_of, latest)
+
+
+def _refuse_implausible_latest(latest: dt.datetime) -> None:
+    """An order dated after the last plausible day (9999-12-31 for "no date", a typo for
+    3024) would make everyone's recency centuries long: refuse, and say which order."""
+    _first, last = selectors.plausible_order_dates()
+    if last == dt.date.max or latest < timezone.make_aware(dt.datetime.combine(last + dt.timedelta(days=1), dt.time())):
+        return
+    order = selectors.latest_order()
+    raise SegmentationError(
+        f"order {order.external_id} of customer {order.customer.external_id} is dated {latest:%Y-%m-%d %H:%M} UTC, "
+        f"after {last} (IMPORT_LATEST_DATE), so every customer's recency would count from then: correct or delete "
+        "that order, or segment as of a date (--as-of)"
+    )
 
 
 def _feature_names(run: SegmentationRun) -> tuple[list[str], list[str]]:

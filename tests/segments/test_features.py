@@ -29,6 +29,8 @@ from segments.features import (
     ORDER_STATS_COLUMNS,
     FeatureError,
     build_features,
+    day_after,
+    history_cutoff,
     order_stats,
     select_features,
 )
@@ -522,3 +524,11 @@ def test_scores_are_the_qcut_of_first_ranks_in_customer_id_order(big_shop):
     # The most recent, most frequent, biggest spenders score 5.
     assert buyers.loc[buyers["frequency"].idxmax(), "f_score"] == 5
     assert buyers.loc[buyers["recency_days"].idxmin(), "r_score"] == 5
+
+
+def test_the_day_after_the_last_date_there_is_is_that_date():
+    last = datetime.datetime(9999, 12, 31, 23, 59, tzinfo=datetime.UTC)
+
+    assert day_after(datetime.datetime(2024, 6, 30, 23, 30, tzinfo=datetime.UTC)) == AS_OF
+    assert day_after(last) == datetime.date.max
+    assert history_cutoff(AS_OF, last) == datetime.datetime(2024, 7, 1, tzinfo=datetime.UTC)

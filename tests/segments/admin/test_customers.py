@@ -227,3 +227,17 @@ def test_changing_a_consent_in_admin_records_when_and_that_it_was_admin(admin_cl
     assert lukas.email_consent_at >= before
     assert lukas.sms_consent_source == ""  # unchanged consent keeps its record
     assert Order.objects.filter(customer=lukas).count() == 1
+
+
+def test_a_customer_with_orders_dated_0001_and_9999_shows_in_a_zone_behind_utc(admin_client, shop, settings):
+    settings.TIME_ZONE = "Europe/London"  # 0001-01-01 00:00 UTC is still year 0 there
+    Order.objects.create(customer=shop.nobody, external_id="LAST", amount=1,
+                         ordered_at=datetime.datetime(9999, 12, 31, 23, 59, tzinfo=UTC))
+    Order.objects.filter(external_id="O4").update(ordered_at=datetime.datetime(1, 1, 1, tzinfo=UTC))
+
+    customers = admin_client.get(CUSTOMERS_URL)
+    page = admin_client.get(reverse("admin:segments_customer_change", args=[shop.lukas.pk]))
+
+    assert customers.status_code == 200 and page.status_code == 200
+    assert customers.text.count("Jan. 1, 0001, midnight UTC") == 1  # Lukas's last order
+    assert page.text.count("Jan. 1, 0001, midnight UTC") == 3  # first and last order, and the order itself

@@ -63,16 +63,19 @@ def test_uploading_a_customers_file_imports_it_and_shows_the_report(admin_client
     assert response["Location"] == reverse("admin:segments_import_job", kwargs={"job_id": job.id})
     assert job.status == ImportJob.Status.SUCCEEDED
     assert (job.rows_total, job.rows_processed) == (8, 8)
-    assert job.report["created"] == 2 and job.report["rejected"] == 6
+    assert job.report["created"] == 6 and job.report["rejected"] == 2 and len(job.report["warnings"]) == 5
     assert job.file.name == "" and stored_files(media) == []  # deleted once imported
     assert job.created_by.username == "admin"
-    assert Customer.objects.count() == 2
+    assert Customer.objects.count() == 6
 
     page = admin_client.get(response["Location"]).content.decode()
     assert "Succeeded" in page
-    assert "<tr><th>Created</th><td>2</td></tr>" in page
-    assert "<tr><th>Rejected rows</th><td>6</td></tr>" in page
-    assert "<td>4</td><td>email</td><td><code>not-an-email</code></td><td>not a valid email address</td>" in page
+    assert "<tr><th>Created</th><td>6</td></tr>" in page
+    assert "<tr><th>Rejected rows</th><td>2</td></tr>" in page
+    assert "<tr><th>Warnings</th><td>5</td></tr>" in page
+    assert "<td>7</td><td>customer_id</td><td><code></code></td><td>missing customer id</td>" in page
+    warnings = page[page.index("<h2>Warnings</h2>"):]
+    assert "<td>4</td><td>email</td><td><code>not-an-email</code></td><td>not a valid email address</td>" in warnings
     assert 'http-equiv="refresh"' not in page
 
 

@@ -284,3 +284,23 @@ def test_a_run_that_is_not_queued_cannot_be_executed_again(shop):
 
     with pytest.raises(services.SegmentationError, match=f"run {done.pk} is succeeded, not queued"):
         services.segmentation_run_execute(run_id=done.pk)
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_orders_dated_0001_or_9999_refuse_the_run_with_the_order_named_not_a_crash(shop, settings, incremental):
+    settings.TIME_ZONE = "Europe/London"
+    if incremental:
+        assert run().status == SegmentationRun.Status.SUCCEEDED
+    customer = Customer.objects.get(external_id="C0001")
+    for external_id, when in (("NO-DATE", dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.UTC)),
+                              ("ANCIENT", dt.datetime(1, 1, 1, tzinfo=dt.UTC))):
+        Order.objects.create(customer=customer, external_id=external_id, ordered_at=when, amount=1)
+
+    refused = run(incremental=incremental)
+    as_of = run(as_of=NOW.date() + dt.timedelta(days=1))
+
+    assert refused.status == SegmentationRun.Status.FAILED
+    assert refused.error.startswith("order NO-DATE of customer C0001 is dated 9999-12-31 23:59 UTC, after ")
+    assert "(IMPORT_LATEST_DATE)" in refused.error and "--as-of" in refused.error
+    assert as_of.status == SegmentationRun.Status.SUCCEEDED, as_of.error
+    assert as_of.n_customers == 60
