@@ -38,6 +38,11 @@ _MODULE_OF = {
     "NO_PREVIOUS_SEGMENT": "identity",
     "transitions": "identity",
     "projection": "scatter",
+    "fit_to_apply": "quality",
+    "blocking_flags": "quality",
+    "size_flags": "quality",
+    "missing_flags": "quality",
+    "constant_flags": "quality",
 }
 
 __all__ = sorted(_MODULE_OF)
