@@ -175,6 +175,18 @@ IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=100_000)
 if IMPORT_CHUNK_ROWS < 1:
     raise ImproperlyConfigured("IMPORT_CHUNK_ROWS must be a positive integer")
 
+# The numbers of segments `--k auto` tries (`segment --k-min/--k-max` override them per run).
+try:
+    SEGMENT_K_MIN = env.int("SEGMENT_K_MIN", default=3)
+    SEGMENT_K_MAX = env.int("SEGMENT_K_MAX", default=10)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SEGMENT_K_MIN and SEGMENT_K_MAX must be whole numbers: {exc}") from None
+if not 2 <= SEGMENT_K_MIN <= SEGMENT_K_MAX <= 20:
+    raise ImproperlyConfigured(
+        "SEGMENT_K_MIN must be at least 2 and SEGMENT_K_MAX at least SEGMENT_K_MIN and at most 20 (each K "
+        f"tried costs time), got SEGMENT_K_MIN={SEGMENT_K_MIN} and SEGMENT_K_MAX={SEGMENT_K_MAX}"
+    )
+
 # Long work (imports, segmentation runs, campaign runs) beats every JOB_HEARTBEAT_SECONDS while it
 # runs; one silent for JOB_STALE_AFTER_SECONDS lost its worker and is failed or started again.
 JOB_HEARTBEAT_SECONDS = env.int("JOB_HEARTBEAT_SECONDS", default=10)
