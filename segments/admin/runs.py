@@ -54,7 +54,7 @@ class RunNowForm(forms.Form):
         label="Number of segments",
         initial="auto",
         max_length=6,
-        help_text="'auto' lets the elbow and silhouette decide, or a number of at least 2.",
+        help_text="'auto' lets the elbow, silhouette and stability decide, or a number of at least 2.",
     )
     features = forms.MultipleChoiceField(
         choices=[(name, name) for name in (*features.DERIVED_FEATURES, *features.ENGAGEMENT_FEATURES)],
