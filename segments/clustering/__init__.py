@@ -41,6 +41,7 @@ _MODULE_OF = {
     "fit_to_apply": "quality",
     "blocking_flags": "quality",
     "size_flags": "quality",
+    "resized_flags": "quality",
     "missing_flags": "quality",
     "constant_flags": "quality",
 }

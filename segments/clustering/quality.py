@@ -70,6 +70,13 @@ def size_flags(profiles: Sequence[Mapping], *, rule: bool = False) -> list[dict]
     return flags
 
 
+def resized_flags(flags: Sequence[Mapping], profiles: Sequence[Mapping]) -> list[dict]:
+    """A result's flags once its segments changed size (an incremental run placed some customers):
+    the flags of the model stay, the size flags are those of the new sizes."""
+    kept = [dict(f) for f in flags if f.get("code") not in ("dominant_segment", "tiny_segment")]
+    return kept + size_flags(profiles)
+
+
 def missing_flags(missing: Mapping[str, float]) -> list[dict]:
     """Each feature missing for more than MOSTLY_MISSING of the customers (missing: share by name)."""
     return [

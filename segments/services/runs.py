@@ -422,6 +422,7 @@ def _execute_incremental(run: SegmentationRun, progress: jobs.Progress) -> None:
         run.k_reason = f"kept the {len(keys)} segments of run {base.pk} (incremental)"
         run.model_state = state
         run.profiles = [{**p, "size": sizes.get(p.get("segment_id"), 0)} for p in base.profiles]
+        run.warnings = clustering.resized_flags(base.warnings, run.profiles)
         run.metrics = {"note": f"incremental run: quality metrics are those of run {base.pk}"}
         run.plot_data = base.plot_data
         run.save(update_fields=RESULT_FIELDS)

@@ -61,3 +61,16 @@ def test_only_blocking_flags_keep_a_result_from_going_live():
     assert not clustering.fit_to_apply(flags)
     assert clustering.fit_to_apply(flags[:2])
     assert clustering.fit_to_apply([])
+
+
+def test_after_sizes_change_the_models_flags_stay_and_the_size_flags_are_new():
+    flags = [
+        {"code": "constant_feature_left_out", "message": "frequency"},
+        {"code": "dominant_segment", "message": "old sizes"},
+    ]
+
+    assert clustering.resized_flags(flags, profiles(500, 300, 200)) == [flags[0]]
+    assert [f["code"] for f in clustering.resized_flags(flags[:1], profiles(900, 60, 40))] == [
+        "constant_feature_left_out",
+        "dominant_segment",
+    ]

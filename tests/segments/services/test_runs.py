@@ -114,6 +114,22 @@ def test_an_incremental_run_re_places_only_changed_customers(shop):
     assert CustomerStats.objects.get(pk=lapsed.pk).frequency >= 14
 
 
+def test_an_incremental_run_keeps_the_models_warnings_and_measures_the_sizes_anew(db):
+    make_shop(groups={"vip": 3, "lapsed": 40, "new": 2})
+    Customer.objects.update(attributes={"complains": 0})
+    base = run(k=2, feature_names=["recency_days", "frequency", "monetary", "complains"])
+    assert [w["code"] for w in base.warnings] == ["constant_feature_left_out", "dominant_segment"]
+    newcomer = Customer.objects.get(external_id="C0044")
+    Order.objects.create(customer=newcomer, external_id="again", ordered_at=NOW, amount=55, quantity=1)
+    Customer.objects.filter(pk=newcomer.pk).update(updated_at=timezone.now())
+
+    incremental = run(incremental=True)
+
+    assert incremental.status == SegmentationRun.Status.SUCCEEDED, incremental.error
+    assert [w["code"] for w in incremental.warnings] == ["constant_feature_left_out", "dominant_segment"]
+    assert incremental.warnings[0] == base.warnings[0]
+
+
 def test_the_rfm_algorithm_needs_no_model(shop):
     result = run(algorithm="rfm")
 
