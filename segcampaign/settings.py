@@ -258,6 +258,18 @@ if IMPORT_LATEST_DATE is not None and IMPORT_LATEST_DATE < IMPORT_EARLIEST_DATE:
         f"IMPORT_LATEST_DATE ({IMPORT_LATEST_DATE}) is before IMPORT_EARLIEST_DATE ({IMPORT_EARLIEST_DATE})"
     )
 
+# The numbers of segments `--k auto` tries (`segment --k-min/--k-max` override them per run).
+try:
+    SEGMENT_K_MIN = env.int("SEGMENT_K_MIN", default=3)
+    SEGMENT_K_MAX = env.int("SEGMENT_K_MAX", default=10)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SEGMENT_K_MIN and SEGMENT_K_MAX must be whole numbers: {exc}") from None
+if not 2 <= SEGMENT_K_MIN <= SEGMENT_K_MAX <= 20:
+    raise ImproperlyConfigured(
+        "SEGMENT_K_MIN must be at least 2 and SEGMENT_K_MAX at least SEGMENT_K_MIN and at most 20 (each K "
+        f"tried costs time), got SEGMENT_K_MIN={SEGMENT_K_MIN} and SEGMENT_K_MAX={SEGMENT_K_MAX}"
+    )
+
 # Long work (imports, segmentation runs, campaign runs) beats every JOB_HEARTBEAT_SECONDS while it
 # runs; one silent for JOB_STALE_AFTER_SECONDS lost its worker and is failed or started again.
 JOB_HEARTBEAT_SECONDS = env.int("JOB_HEARTBEAT_SECONDS", default=10)

@@ -280,6 +280,29 @@ def select_features(features: pd.DataFrame, names: Sequence[str]) -> pd.DataFram
     return features.loc[:, names]
 
 
+def varying_features(features: pd.DataFrame, names: Sequence[str]) -> tuple[list[str], dict[str, float]]:
+    """`names` without the numeric features that hold one value for every customer (missing values
+    aside), and those left out with their value: they cannot tell customers apart (in a young shop
+    where everyone has bought once, frequency). FeatureError when every feature is left out.
+    Unknown, non-numeric and empty columns are kept for select_features to refuse with its reasons.
+    """
+    constant = {}
+    for name in dict.fromkeys(names):
+        if name not in features.columns or not pd.api.types.is_numeric_dtype(features[name].dtype):
+            continue
+        low, high = features[name].min(), features[name].max()
+        if not pd.isna(low) and low == high:
+            constant[name] = float(low)
+    kept = [name for name in names if name not in constant]
+    if names and not kept:
+        shown = ", ".join(f"{name} is {value:g}" for name, value in constant.items())
+        raise FeatureError(
+            f"every feature asked for is the same for every customer ({shown}), so nothing tells customers apart: "
+            "segment again when customers differ (more orders), or choose other features"
+        )
+    return kept, constant
+
+
 def _scores(values: np.ndarray, has_orders: np.ndarray) -> np.ndarray:
     """Quintile scores 1..5 (5 = highest value) among customers with orders; 1 for the others."""
     scores = np.ones(len(values), dtype="int64")

@@ -165,11 +165,18 @@ class SegmentationRun(Job):
     # Results
     k = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Number of segments found.")
     k_candidates = models.JSONField(
-        default=list, blank=True, help_text="[{k, inertia, silhouette}] for every K tried."
+        default=list,
+        blank=True,
+        help_text="[{k, inertia, silhouette, stability, largest_share, smallest_share}] for every K tried.",
     )
     k_reason = models.TextField(blank=True, default="")
     metrics = models.JSONField(
         default=dict, blank=True, help_text="{silhouette, davies_bouldin, calinski_harabasz, sizes}."
+    )
+    warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{code, message}]: what makes the segments doubtful or unfit to apply (see clustering/quality.py).",
     )
     profiles = models.JSONField(default=list, blank=True, help_text="One profile per segment, in original units.")
     model_state = models.JSONField(

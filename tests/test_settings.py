@@ -157,3 +157,14 @@ def test_import_dates_are_read_as_dates_and_tomorrow_as_none():
              "IMPORT_EARLIEST_DATE": "2015-03-01", "IMPORT_LATEST_DATE": "Tomorrow"},
     )
     assert result.stdout.strip() == "datetime.date(2015, 3, 1) None", result.stderr
+
+
+def test_a_bad_range_of_segments_to_try_names_the_settings():
+    backwards = _check_deploy({"SEGMENT_K_MIN": "6", "SEGMENT_K_MAX": "4"})
+    not_a_number = _check_deploy({"SEGMENT_K_MAX": "ten"})
+
+    assert backwards.returncode != 0
+    assert "SEGMENT_K_MIN must be at least 2 and SEGMENT_K_MAX at least SEGMENT_K_MIN" in backwards.stderr
+    assert "got SEGMENT_K_MIN=6 and SEGMENT_K_MAX=4" in backwards.stderr
+    assert not_a_number.returncode != 0
+    assert "SEGMENT_K_MIN and SEGMENT_K_MAX must be whole numbers" in not_a_number.stderr

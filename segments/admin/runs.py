@@ -55,7 +55,7 @@ class RunNowForm(forms.Form):
         label="Number of segments",
         initial="auto",
         max_length=6,
-        help_text=f"'auto' lets the elbow and silhouette decide, or a number from 2 to {services.K_MAX}.",
+        help_text=f"'auto' lets the elbow, silhouette and stability decide, or a number from 2 to {services.K_MAX}.",
     )
     features = forms.MultipleChoiceField(
         choices=[(name, name) for name in (*features.DERIVED_FEATURES, *features.ENGAGEMENT_FEATURES)],

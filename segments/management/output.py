@@ -53,11 +53,14 @@ def print_run(command, run: SegmentationRun) -> None:
         return
     w(f"Segments: {run.k}. {run.k_reason}")
     if run.k_candidates:
-        w("  K  inertia        silhouette")
+        w("  K  inertia        silhouette  stability")
         for c in run.k_candidates:
             mark = "  <- chosen" if c["k"] == run.k else ""
             sil = "-" if c.get("silhouette") is None else f"{c['silhouette']:.3f}"
-            w(f"  {c['k']:<2} {c['inertia']:<14.1f} {sil}{mark}")
+            stability = "-" if c.get("stability") is None else f"{c['stability']:.3f}"
+            w(f"  {c['k']:<2} {c['inertia']:<14.1f} {sil:<11} {stability}{mark}")
+    for warning in run.warnings:
+        w(f"Warning: {warning['message']}")
     metrics = {k: v for k, v in run.metrics.items() if k in {"silhouette", "davies_bouldin", "calinski_harabasz"}}
     if metrics:
         w("Quality: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
@@ -90,6 +93,7 @@ def run_summary(run: SegmentationRun) -> dict:
         "k_reason": run.k_reason,
         "k_candidates": run.k_candidates,
         "metrics": run.metrics,
+        "warnings": run.warnings,
         "segments": [
             {key: p.get(key) for key in ("key", "name", "size", "share", "revenue_share", "description")}
             | {"profile": p}

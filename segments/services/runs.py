@@ -30,11 +30,12 @@ from .stats import stats_refresh_for_run, stats_watermark
 
 logger = logging.getLogger(__name__)
 
-# Defaults for a run; any of them can be overridden per run through `params`.
+# Defaults for a run; any of them can be overridden per run through `params`. The K range that
+# `--k auto` tries comes from the settings (SEGMENT_K_MIN, SEGMENT_K_MAX).
 DEFAULT_PARAMS = {
     "seed": 42,
-    "k_min": 2,
-    "k_max": 12,
+    "k_min": settings.SEGMENT_K_MIN,
+    "k_max": settings.SEGMENT_K_MAX,
     "scaler": "standard",
     "k_sample": 50_000,
     "silhouette_sample": 5_000,
@@ -48,6 +49,8 @@ K_MAX = 50
 SEED_RANGE = (0, 2**32 - 1)
 # Reference dates pandas can hold with room for day arithmetic (its timestamps end in 2262).
 AS_OF_RANGE = (dt.date(1900, 1, 1), dt.date(2200, 12, 31))
+# The most segments a run may try, as settings.py allows for SEGMENT_K_MAX: each K tried costs time.
+K_LIMIT = 20
 # Run options that are not numbers of the model (they change what the run does, not how it fits).
 RUN_OPTIONS = {"rebuild_stats"}
 # The stages of a run, by key (stored in run.stage and as keys of run.timings) with the words
@@ -67,8 +70,8 @@ STAGES = {
 }
 # What a run writes about itself, beside its lifecycle fields.
 RESULT_FIELDS = (
-    "algorithm", "features", "as_of", "base_run", "k", "k_candidates", "k_reason", "metrics", "profiles",
-    "model_state", "plot_data", "transitions", "moved", "n_customers", "stats_refreshed", "stats_watermark",
+    "algorithm", "features", "as_of", "base_run", "k", "k_candidates", "k_reason", "metrics", "warnings",
+    "profiles", "model_state", "plot_data", "transitions", "moved", "n_customers", "stats_refreshed", "stats_watermark",
 )
 
 
@@ -102,6 +105,13 @@ def segmentation_run_create(
     seed = (params or {}).get("seed")
     if seed is not None and not (isinstance(seed, int) and SEED_RANGE[0] <= seed <= SEED_RANGE[1]):
         raise SegmentationError(f"--seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {seed}")
+    params = {**DEFAULT_PARAMS, **(params or {})}
+    k_min, k_max = params["k_min"], params["k_max"]
+    if not (isinstance(k_min, int) and isinstance(k_max, int) and 2 <= k_min <= k_max <= K_LIMIT):
+        raise SegmentationError(
+            f"the numbers of segments to try must run from at least 2 to at most {K_LIMIT}, the least first: "
+            f"got --k-min {k_min} and --k-max {k_max}"
+        )
     if incremental and not clustering.ALGORITHMS[algorithm].has_centroids:
         raise SegmentationError(
             f"an incremental run places changed customers by nearest centroid, which {algorithm} does not have"
@@ -113,7 +123,7 @@ def segmentation_run_create(
         as_of=as_of,
         incremental=incremental,
         triggered_by=triggered_by,
-        params={**DEFAULT_PARAMS, **(params or {})},
+        params=params,
     )
 
 
@@ -241,12 +251,21 @@ def _execute_full(run: SegmentationRun, progress: jobs.Progress) -> None:
             "or cluster on customer attributes, e.g. --features products_purchased complains money_spent"
         )
     run.n_customers = len(frame)
+    names = _usable_features(run, frame, names)
     run.features = names
 
     if run.algorithm == Algorithm.RFM:
-        _fit_rfm(run, progress, frame)
+        _fit_rfm(run, progress, frame, names)
     else:
         _fit_clusters(run, progress, frame, names)
+
+
+def _usable_features(run: SegmentationRun, frame: pd.DataFrame, names: list[str]) -> list[str]:
+    """The features to cluster on, constant ones left out; what is left out or mostly missing is flagged."""
+    kept, constant = features.varying_features(frame, names)
+    missing = {name: float(frame[name].isna().mean()) for name in kept if name in frame.columns}
+    run.warnings = [*run.warnings, *clustering.constant_flags(constant), *clustering.missing_flags(missing)]
+    return kept
 
 
 def _fit_clusters(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataFrame, names: list[str]) -> None:
@@ -267,6 +286,7 @@ def _fit_clusters(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataF
             )
             k = choice.k
             run.k_candidates, run.k_reason = choice.candidates, choice.reason
+            run.warnings = [*run.warnings, *choice.flags]
         else:
             run.k_reason = f"K={k} was asked for"
 
@@ -291,6 +311,7 @@ def _fit_clusters(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataF
             run=run, profiles=profiles, auto_names=auto_names, centroids=result.centroids, matches=matches
         )
         _membership_save(run, frame, labels, segments, profiles)
+        run.warnings = [*run.warnings, *clustering.size_flags(run.profiles)]
         run.model_state = {
             "preprocess": prepared.state,
             "columns": prepared.columns,
@@ -343,8 +364,11 @@ def _match_previous(run: SegmentationRun, centroids: np.ndarray, columns: list[s
     return {label: None for label in range(len(centroids))}
 
 
-def _fit_rfm(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataFrame) -> None:
-    """Classic rule-based RFM segments: identity is the rule's name, no model to match."""
+def _fit_rfm(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataFrame, measured: list[str]) -> None:
+    """Classic rule-based RFM segments: identity is the rule's name, no model to match.
+
+    measured: the RFM features that differ between customers, on which the segments are evaluated.
+    """
     progress.stage("rfm", percent=55)
     names = clustering.rfm_segments(
         frame["r_score"].to_numpy(), frame["f_score"].to_numpy(), frame["m_score"].to_numpy()
@@ -355,17 +379,16 @@ def _fit_rfm(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataFrame)
     run.k_reason = "the classic RFM grid assigns each customer to one of its named segments"
 
     progress.stage("evaluate", percent=70)
-    prepared = clustering.preprocess(features.select_features(frame, list(features.DEFAULT_FEATURES)))
+    prepared = clustering.preprocess(features.select_features(frame, measured))
     run.metrics = clustering.evaluate(prepared.X, labels, seed=run.params["seed"])
-    profiles = clustering.profile(
-        frame[_profile_columns(frame, list(features.DEFAULT_FEATURES))], labels, currency=settings.CURRENCY_SYMBOL
-    )
+    profiles = clustering.profile(frame[_profile_columns(frame, measured)], labels, currency=settings.CURRENCY_SYMBOL)
 
     progress.stage("save", percent=80)
     with transaction.atomic():
         segments = rfm_segments_save(run=run, profiles=profiles, names=present)
         _membership_save(run, frame, labels, segments, profiles)
-        run.model_state = {"features": list(features.DEFAULT_FEATURES), "columns": prepared.columns}
+        run.warnings = [*run.warnings, *clustering.size_flags(run.profiles, rule=True)]
+        run.model_state = {"features": measured, "columns": prepared.columns}
         run.plot_data = _plot_data(run, prepared.X, labels, frame, segments)
         run.save(update_fields=RESULT_FIELDS)
 
@@ -443,6 +466,7 @@ def _execute_incremental(run: SegmentationRun, progress: jobs.Progress) -> None:
         run.k_reason = f"kept the {len(keys)} segments of run {base.pk} (incremental)"
         run.model_state = state
         run.profiles = [{**p, "size": sizes.get(p.get("segment_id"), 0)} for p in base.profiles]
+        run.warnings = clustering.resized_flags(base.warnings, run.profiles)
         run.metrics = {"note": f"incremental run: quality metrics are those of run {base.pk}"}
         run.plot_data = base.plot_data
         run.save(update_fields=RESULT_FIELDS)

@@ -48,6 +48,30 @@ def test_the_run_page_draws_the_names_in_the_plot_legends(admin_client, segmente
     assert legend_of(html, "plot-projection-3d") == set(segmented.plot_data["names"].values())
 
 
+def test_the_run_page_draws_stability_and_shows_no_warnings_for_segments_fit_to_act_on(admin_client, segmented):
+    html = admin_client.get(run_url(segmented)).content.decode()
+
+    assert "stability" in legend_of(html, "plot-elbow")
+    assert 'id="warnings"' not in html
+    assert "Read it with the warnings above" not in html
+
+
+def test_the_run_page_puts_the_warnings_first_and_never_praises_a_result_unfit_to_act_on(admin_client, db):
+    make_shop(groups={"vip": 3, "lapsed": 40, "new": 2})
+    Customer.objects.update(attributes={"complains": 0})
+    run = segment_now(k=2, feature_names=["recency_days", "frequency", "monetary", "complains"])
+    assert run.status == SegmentationRun.Status.SUCCEEDED, run.error
+
+    html = admin_client.get(run_url(run)).content.decode()
+
+    assert 'id="warnings"' in html and "Not fit to act on as they are" in html
+    dominant = next(w for w in run.warnings if w["code"] == "dominant_segment")
+    left_out = next(w for w in run.warnings if w["code"] == "constant_feature_left_out")
+    assert html.index(escape(dominant["message"])) < html.index(escape(left_out["message"]))
+    assert html.index('id="warnings"') < html.index("How good are these segments?")
+    assert "Read it with the warnings above: they make these segments unfit to act on." in html
+
+
 def test_a_queued_run_shows_a_progress_bar_that_polls_its_status_and_no_plots(admin_client, db):
     queued = SegmentationRun.objects.create(percent=40, stage="fit")
 

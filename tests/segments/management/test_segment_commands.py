@@ -54,6 +54,34 @@ def test_the_segment_command_names_the_option_it_refuses_and_starts_no_run(shop,
     assert not SegmentationRun.objects.exists()
 
 
+def test_the_segment_command_tries_the_k_range_it_is_given(shop):
+    out = StringIO()
+    call_command("segment", "--k-min", "4", "--k-max", "6", "--json", stdout=out)
+
+    summary = json.loads(out.getvalue())
+
+    assert summary["status"] == "succeeded"
+    assert [c["k"] for c in summary["k_candidates"] if "stability" in c] == [4, 5, 6]
+    assert summary["warnings"] == []
+    assert SegmentationRun.objects.get(pk=summary["run"]).params["k_max"] == 6
+
+
+def test_the_segment_command_refuses_a_backwards_k_range(shop):
+    with pytest.raises(CommandError, match="got --k-min 6 and --k-max 4"):
+        call_command("segment", "--k-min", "6", "--k-max", "4", stdout=StringIO())
+
+
+def test_the_segment_command_prints_each_k_tried_and_the_warnings(shop):
+    Customer.objects.update(attributes={"complains": 0})
+    out = StringIO()
+
+    call_command("segment", "--features", "recency_days", "frequency", "monetary", "complains", stdout=out, stderr=StringIO())
+
+    text = out.getvalue()
+    assert "  K  inertia        silhouette  stability" in text
+    assert "Warning: 'complains' is 0 for every customer, so it cannot tell customers apart and was left out." in text
+
+
 def test_export_segments_writes_the_contract_columns(shop, tmp_path):
     call_command("segment", "--k", "3", stdout=StringIO(), stderr=StringIO())
     output = tmp_path / "segments.csv"

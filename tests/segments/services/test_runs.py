@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from segments import clustering, selectors, services
@@ -31,6 +32,10 @@ def test_it_segments_a_shop_into_its_behaviour_groups(shop):
     assert {"projection", "rfm_heatmap", "names"} <= set(result.plot_data)
     assert set(result.timings) >= {"aggregate", "fit", "total"}
     assert result.model_state["columns"] == ["recency_days", "frequency", "monetary"]
+    # Every K tried carries its stability; three clear groups carry no warning.
+    assert [c["k"] for c in result.k_candidates if "stability" in c] == list(range(3, 11))
+    assert next(c for c in result.k_candidates if c["k"] == 3)["stability"] == 1.0
+    assert result.warnings == []
 
 
 def test_a_refit_keeps_segment_keys_and_the_names_marketers_gave(shop):
@@ -107,6 +112,22 @@ def test_an_incremental_run_re_places_only_changed_customers(shop):
     assert incremental.moved == 1
     assert current_segments()["C0021"] == vip_key
     assert CustomerStats.objects.get(pk=lapsed.pk).frequency >= 14
+
+
+def test_an_incremental_run_keeps_the_models_warnings_and_measures_the_sizes_anew(db):
+    make_shop(groups={"vip": 3, "lapsed": 40, "new": 2})
+    Customer.objects.update(attributes={"complains": 0})
+    base = run(k=2, feature_names=["recency_days", "frequency", "monetary", "complains"])
+    assert [w["code"] for w in base.warnings] == ["constant_feature_left_out", "dominant_segment"]
+    newcomer = Customer.objects.get(external_id="C0044")
+    Order.objects.create(customer=newcomer, external_id="again", ordered_at=NOW, amount=55, quantity=1)
+    Customer.objects.filter(pk=newcomer.pk).update(updated_at=timezone.now())
+
+    incremental = run(incremental=True)
+
+    assert incremental.status == SegmentationRun.Status.SUCCEEDED, incremental.error
+    assert [w["code"] for w in incremental.warnings] == ["constant_feature_left_out", "dominant_segment"]
+    assert incremental.warnings[0] == base.warnings[0]
 
 
 def test_the_rfm_algorithm_needs_no_model(shop):
@@ -188,13 +209,99 @@ def test_a_segment_retired_by_an_rfm_run_comes_back_with_its_key(shop):
     assert Segment.objects.filter(key__in=[p["key"] for p in first.profiles], is_active=True).count() == 3
 
 
-def test_an_all_constant_feature_is_a_clear_error(shop):
+def test_a_feature_the_same_for_every_customer_is_left_out_with_a_warning(shop):
     Customer.objects.update(attributes={"complains": 0})
 
     result = run(feature_names=["recency_days", "complains"])
 
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    assert result.features == result.model_state["features"] == ["recency_days"]
+    assert result.warnings == [
+        {
+            "code": "constant_feature_left_out",
+            "message": "'complains' is 0 for every customer, so it cannot tell customers apart and was left out.",
+        }
+    ]
+
+
+def test_a_run_whose_every_feature_is_the_same_for_everyone_fails_saying_so(shop):
+    Customer.objects.update(attributes={"complains": 0})
+
+    result = run(feature_names=["complains"])
+
     assert result.status == SegmentationRun.Status.FAILED
     assert "complains" in result.error and "every customer" in result.error
+    assert "every feature asked for is the same for every customer (complains is 0)" in result.error
+
+
+def test_a_young_shop_where_everyone_bought_once_is_segmented_without_frequency(db):
+    customers = Customer.objects.bulk_create(Customer(external_id=f"Y{i:03d}") for i in range(90))
+    Order.objects.bulk_create(
+        Order(
+            customer=customer,
+            external_id=f"YO{i:03d}",
+            ordered_at=NOW - dt.timedelta(days=2 + (i % 3) * 120 + i % 7),
+            amount=20 + (i % 3) * 150 + i % 5,
+            quantity=1,
+        )
+        for i, customer in enumerate(customers)
+    )
+
+    result = run()
+
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    assert result.features == ["recency_days", "monetary"]
+    assert [w["code"] for w in result.warnings] == ["constant_feature_left_out"]
+    assert result.warnings[0]["message"].startswith("'frequency' is 1 for every customer")
+    assert result.k == 3
+
+
+def test_a_segment_of_nearly_everyone_is_flagged_and_the_run_is_not_fit_to_apply(db):
+    make_shop(groups={"vip": 3, "lapsed": 40, "new": 2})
+
+    result = run(k=2)
+
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    assert "dominant_segment" in [w["code"] for w in result.warnings]
+    assert not clustering.fit_to_apply(result.warnings)
+
+
+def test_a_segment_of_a_handful_of_customers_is_flagged(db):
+    make_shop(groups={"vip": 1, "lapsed": 60, "new": 60})
+
+    result = run(k=3)
+
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    tiny = [w for w in result.warnings if w["code"] == "tiny_segment"]
+    assert len(tiny) == 1 and "holds only 0.8% of your customers (1)" in tiny[0]["message"]
+    assert not clustering.fit_to_apply(result.warnings)
+
+
+def test_an_attribute_missing_for_most_customers_is_flagged(shop):
+    for n, customer in enumerate(Customer.objects.order_by("external_id")[:10]):
+        customer.attributes = {"age": 20 + n}
+        customer.save()
+
+    result = run(feature_names=["recency_days", "frequency", "monetary", "age"], k=3)
+
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    assert [w["code"] for w in result.warnings] == ["mostly_missing_feature"]
+    assert result.warnings[0]["message"].startswith("'age' is missing for 83% of your customers")
+    assert not clustering.fit_to_apply(result.warnings)
+
+
+def test_the_k_range_comes_from_the_settings_and_can_be_set_per_run(shop):
+    assert (services.DEFAULT_PARAMS["k_min"], services.DEFAULT_PARAMS["k_max"]) == (
+        settings.SEGMENT_K_MIN,
+        settings.SEGMENT_K_MAX,
+    ) == (3, 10)
+
+    result = run(params={"k_min": 4, "k_max": 6})
+
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    assert (result.params["k_min"], result.params["k_max"]) == (4, 6)
+    assert [c["k"] for c in result.k_candidates if "stability" in c] == [4, 5, 6]
+    assert 4 <= result.k <= 6
 
 
 def test_descriptions_use_the_shops_currency(shop, settings):
@@ -241,6 +348,9 @@ def test_every_algorithm_runs_through_the_service(shop, algorithm):
         ({"params": {"seeed": 1}}, "unknown run parameter(s): seeed"),
         ({"algorithm": "rfm", "incremental": True}, "which rfm does not have"),
         ({"algorithm": "hdbscan", "incremental": True}, "which hdbscan does not have"),
+        ({"params": {"k_min": 6, "k_max": 4}}, "the least first: got --k-min 6 and --k-max 4"),
+        ({"params": {"k_min": 1}}, "from at least 2 to at most 20"),
+        ({"params": {"k_max": 21}}, "got --k-min 3 and --k-max 21"),
     ],
 )
 def test_a_bad_request_is_refused_before_any_run_exists(db, request_, message):
