@@ -153,7 +153,7 @@ def test_import_dates_are_read_as_dates_and_tomorrow_as_none():
         [sys.executable, "-c",
          "from django.conf import settings as s; print(repr(s.IMPORT_EARLIEST_DATE), repr(s.IMPORT_LATEST_DATE))"],
         cwd=ROOT, capture_output=True, text=True,
-        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "segcampaign.settings",
+        env={**PRODUCTION, "DJANGO_SETTINGS_MODULE": "segcampaign.settings",
              "IMPORT_EARLIEST_DATE": "2015-03-01", "IMPORT_LATEST_DATE": "Tomorrow"},
     )
     assert result.stdout.strip() == "datetime.date(2015, 3, 1) None", result.stderr

@@ -18,7 +18,7 @@ CUSTOMERS = 300
 HEADINGS = [
     "1. The sample shop",
     "2. The classic RFM segments (rules, no machine learning)",
-    "3. Segmentation by k-means, K chosen by elbow and silhouette",
+    "3. Segmentation by k-means, K chosen by elbow, silhouette and stability",
     "4. A refit keeps each segment's identity",
     "5. Admin",
 ]
