@@ -81,7 +81,7 @@ def test_a_worker_process_has_every_task_and_imports_a_file_uploaded_on_another_
 
 def test_an_import_whose_worker_is_killed_is_taken_over_by_another_worker(worker_processes, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "web-media"
-    rows = 20_000
+    rows = 60_000  # at 100 rows a chunk, longer than the visibility timeout on a fast machine
     lifecycle = {
         # Beats every second; a job silent for 4 s lost its worker.
         "JOB_HEARTBEAT_SECONDS": 1, "JOB_STALE_AFTER_SECONDS": 4,
