@@ -56,7 +56,7 @@ def run(name: str, frame: pd.DataFrame, algorithms: list[str]) -> None:
     figures: dict[str, float] = {}
     prepared = timed("preprocess", lambda: clustering.preprocess(frame), figures)
     X = prepared.X
-    choice = timed("choose_k (K=2..12, 50k sample)", lambda: clustering.choose_k(X), figures)
+    choice = timed("choose_k (K=3..10 + stability, 50k sample)", lambda: clustering.choose_k(X), figures)
     print(f"    {choice.reason}")
     for algorithm in algorithms:
         result = timed(f"fit {algorithm}", lambda: clustering.fit(X, algorithm=algorithm, k=choice.k), figures)
@@ -72,7 +72,7 @@ def run(name: str, frame: pd.DataFrame, algorithms: list[str]) -> None:
     timed("projection (5k stratified sample)", lambda: clustering.projection(X, result.labels), figures)
     core = figures["fit kmeans"] + figures["evaluate (10k sample)"] + figures["profile"] if "fit kmeans" in figures else None
     if core is not None:
-        print(f"  => choose_k {figures['choose_k (K=2..12, 50k sample)']:.2f} s; fit kmeans + evaluate + profile {core:.2f} s")
+        print(f"  => choose_k {figures['choose_k (K=3..10 + stability, 50k sample)']:.2f} s; fit kmeans + evaluate + profile {core:.2f} s")
     print("  compared with sklearn the plain way, same K:")
     timed("KMeans(n_init=4).fit(all rows)", lambda: KMeans(choice.k, n_init=4, random_state=0).fit(X), figures)
     timed("MiniBatchKMeans().fit(all rows), batch 1024", lambda: MiniBatchKMeans(choice.k, random_state=0).fit(X), figures)

@@ -10,10 +10,12 @@ beat, which runs everything scheduled, has been heard from recently.
 from __future__ import annotations
 
 import datetime as dt
+from functools import wraps
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.urls import include, path, reverse
 from django.utils import timezone
@@ -70,6 +72,22 @@ class AdminSite(admin.AdminSite):
             path("schedule/", self.admin_view(self.schedule_view), name="resegmentation_schedule"),
             *super().get_urls(),
         ]
+
+    def admin_view(self, view, cacheable=False):
+        """Every admin page, refusing a query string with a NUL character.
+
+        List filters pass their values to the database, and PostgreSQL refuses NUL in text
+        with an error (a 500 page); no stored value can hold one, so the request is wrong.
+        """
+        checked = super().admin_view(view, cacheable)
+
+        @wraps(checked)
+        def inner(request, *args, **kwargs):
+            if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
+                return HttpResponseBadRequest("A parameter of this address holds a NUL character (%00).")
+            return checked(request, *args, **kwargs)
+
+        return inner
 
     def get_app_list(self, request, app_label=None):
         """The models grouped by the work done with them (on the home page); an app's own page

@@ -26,6 +26,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from django.db import transaction
 from pgpq import ArrowToPostgresBinaryEncoder
 from pgpq import encoders as pgpq_encoders
 from pgpq import schema as pgpq_schema
@@ -143,8 +144,11 @@ def upsert_rows(
         raise ValueError(f"touch={touch!r} must name a looked-up column")
 
     temp = f"_bulk_{table}"
-    _create_temp_table(cursor, temp=temp, table=table, columns=columns, lookups=lookups)
-    try:
+    # One transaction (the caller's, if it has one) that the temporary table goes with: an
+    # error leaves nothing to clean up, so no cleanup statement runs in the aborted transaction,
+    # fails in turn and hides the error (a deadlock, say, which the caller would retry).
+    with transaction.atomic(using=db.alias, savepoint=False):
+        _create_temp_table(cursor, temp=temp, table=table, columns=columns, lookups=lookups)
         copy_rows(cursor, temp, columns, rows)
         if postgres:
             # Temporary tables get no statistics otherwise: the planner would guess a few
@@ -215,22 +219,26 @@ def upsert_rows(
             # table again, which was half the time of re-importing a file.
             compared_cte = f"compared AS (SELECT n.*, o.{qn(touch)} AS _old_parent, ({wanted}) AS _wanted FROM {compared})"
             compared, wanted = "compared n", "n._wanted"
+        # In key order: two imports inserting the same new keys lock them in the same order,
+        # so one waits for the other instead of both waiting for each other (a deadlock).
         insert = (
             f"INSERT INTO {qn(table)} AS t ({', '.join(qn(c) for c in insert_columns)}) "
             f"SELECT {', '.join([f'n.{qn(c)}' for c in columns] + source[len(columns):])} "
-            f"FROM {compared} WHERE {wanted} {conflict}"
+            f"FROM {compared} WHERE {wanted} ORDER BY n.{qn(key)} {conflict}"
         )
 
         if postgres:
-            return _upsert_postgres(cursor, insert, params, rows=len(rows), touch=touch, lookups=lookups, now=now,
-                                    updated_column=updated_column, since=touch_since, compared=compared_cte)
-        if moving:
-            _touch_moved(cursor, table=table, key=key, temp=temp, column=touch, lookup=lookups[touch], now=now,
-                         updated_column=updated_column, since=touch_since)
-        return _upsert_sqlite(cursor, insert, params, table=table, key=key, temp=temp, joins=joins, touch=touch,
-                              lookups=lookups, now=now, updated_column=updated_column, since=touch_since)
-    finally:
-        cursor.execute(f"DROP TABLE IF EXISTS {qn(temp)}")
+            result = _upsert_postgres(cursor, insert, params, rows=len(rows), touch=touch, lookups=lookups, now=now,
+                                      updated_column=updated_column, since=touch_since, compared=compared_cte)
+        else:
+            if moving:
+                _touch_moved(cursor, table=table, key=key, temp=temp, column=touch, lookup=lookups[touch], now=now,
+                             updated_column=updated_column, since=touch_since)
+            result = _upsert_sqlite(cursor, insert, params, table=table, key=key, temp=temp, joins=joins,
+                                    touch=touch, lookups=lookups, now=now, updated_column=updated_column,
+                                    since=touch_since)
+        cursor.execute(f"DROP TABLE {qn(temp)}")
+    return result
 
 
 def _stale(column: str, *, since, now) -> tuple[str, list]:
@@ -313,7 +321,10 @@ def _create_temp_table(cursor, *, temp, table, columns, lookups):
     tables = ", ".join([f"{qn(table)} t", *(f"{qn(lk.table)} lk_{c}" for c, lk in lookups.items())])
     cursor.execute(f"DROP TABLE IF EXISTS {qn(temp)}")
     if cursor.db.vendor == "postgresql":
-        cursor.execute(f"CREATE TEMPORARY TABLE {qn(temp)} AS SELECT {select} FROM {tables} WITH NO DATA")
+        # Dropped at the latest when the transaction ends, however it ends.
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {qn(temp)} ON COMMIT DROP AS SELECT {select} FROM {tables} WITH NO DATA"
+        )
     else:
         cursor.execute(f"CREATE TEMPORARY TABLE {qn(temp)} AS SELECT {select} FROM {tables} WHERE 0")
 

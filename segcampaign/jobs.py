@@ -12,9 +12,10 @@ succeeded or failed, the same way whatever the work is:
   transaction, and a job whose worker died stops beating.
 - **Finished or failed with a reason** a person can act on (`job_finish`, `job_fail`).
 - **Stale by its heartbeat, never by its age.** A running job that has not beaten for
-  JOB_STALE_AFTER_SECONDS lost its worker (`jobs_fail_stale`, or `job_claim(reclaim_stale=True)`
-  for work that can safely start again). A genuinely long job keeps beating and is never
-  mistaken for a dead one.
+  JOB_STALE_AFTER_SECONDS lost its worker: it is failed (`jobs_fail_stale`), or, for work that
+  can safely start again, taken over by its task's next claim (`job_claim(reclaim_stale=True)`)
+  or put back in the queue (`jobs_requeue_stale`). A genuinely long job keeps beating and is
+  never mistaken for a dead one.
 
 `job_enqueue` hands a job to Celery when the transaction that created it commits, and fails the
 job with the reason when the broker refuses it, so nothing stays "queued" forever unseen.
@@ -83,6 +84,13 @@ class Job(models.Model):
         last = self.heartbeat_at or self.started_at
         return last is None or last < stale_before(now)
 
+    def stale_in(self, *, now: dt.datetime | None = None) -> float:
+        """Seconds until this running job is stale if its worker beats no more (0 when it is, or is not running)."""
+        last = self.heartbeat_at or self.started_at
+        if self.status != Status.RUNNING or last is None:
+            return 0.0
+        return max(0.0, (last - stale_before(now)).total_seconds())
+
 
 J = TypeVar("J", bound=Job)
 
@@ -127,6 +135,48 @@ def jobs_fail_stale(model: type[Job], *, now: dt.datetime | None = None) -> int:
             f"the worker running it stopped: no sign of life for {settings.JOB_STALE_AFTER_SECONDS} seconds "
             "(it was killed, ran out of memory or lost its database connection); start it again"
         ),
+    )
+
+
+def jobs_requeue_stale(model: type[J], *, max_attempts: int) -> list[J]:
+    """Hand the stale jobs of work that is safe to start again back to the queue; returns them.
+
+    The caller sends each one its task again, whose claim takes it. A job already started
+    `max_attempts` times is failed instead: work that kills its worker every time (out of
+    memory, say) must not go round for ever.
+    """
+    now = timezone.now()
+    model.objects.filter(_stale(now), attempts__gte=max_attempts).update(
+        status=Status.FAILED,
+        finished_at=now,
+        error=(
+            f"its worker stopped {max_attempts} times before it finished (killed, out of memory or the time "
+            "limit): it is not started again"
+        ),
+    )
+    stale = list(model.objects.filter(_stale(now)).values_list("pk", flat=True))
+    model.objects.filter(_stale(now), pk__in=stale).update(status=Status.QUEUED, stage="", percent=0)
+    return list(model.objects.filter(pk__in=stale, status=Status.QUEUED))
+
+
+def job_release(job: Job) -> bool:
+    """Put a running job back in the queue for a retry of its task to claim; False when it is not ours any more.
+
+    Only the claim that is running it (same attempt) releases it: a job another worker took
+    over meanwhile stays with that worker.
+    """
+    released = type(job).objects.filter(pk=job.pk, status=Status.RUNNING, attempts=job.attempts).update(
+        status=Status.QUEUED
+    )
+    if released:
+        job.status = Status.QUEUED
+    return bool(released)
+
+
+def jobs_fail_unstarted(model: type[Job], *, created_before: dt.datetime, error: str) -> int:
+    """Fail the jobs still queued that were created before `created_before` (no worker took them); how many."""
+    return model.objects.filter(status=Status.QUEUED, created_at__lt=created_before).update(
+        status=Status.FAILED, finished_at=timezone.now(), error=error
     )
 
 

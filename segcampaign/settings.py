@@ -7,6 +7,7 @@ off: the development targets of the Makefile, the .env that `make demo` writes a
 turn it on.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -64,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "segcampaign.middleware.DatabaseTimeouts",
 ]
 
 ROOT_URLCONF = "segcampaign.urls"
@@ -114,6 +116,14 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [("plotly", Path(plotly.__file__).resolve().parent / "package_data")]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploaded CSV files, kept where every worker reads them: the database by default; any Django
+    # storage otherwise, e.g. IMPORT_STORAGE_BACKEND=storages.backends.s3.S3Storage (django-storages)
+    # with IMPORT_STORAGE_OPTIONS='{"bucket_name": "shop-imports"}'. Not MEDIA_ROOT: a worker on
+    # another machine could not read it.
+    "imports": {
+        "BACKEND": env.str("IMPORT_STORAGE_BACKEND", default="segments.storage.DatabaseStorage"),
+        "OPTIONS": env.json("IMPORT_STORAGE_OPTIONS", default={}),
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -122,9 +132,17 @@ STORAGES = {
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
-# Admin uploads of large CSV files go to disk, not memory.
+# Admin uploads of large CSV files go to disk, not memory, in a temporary file only its owner
+# reads (0600); one past IMPORT_MAX_UPLOAD_MB stops being written (the form then refuses it).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "segments.importing.uploads.CappedTemporaryFileUploadHandler",
+]
+# Uploads hold customers' personal data: stored files are readable by their owner only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # --- Security (production values when DEBUG is off; `manage.py check --deploy` is clean) ---
 # Trusted only when a proxy that sets the header itself is declared: otherwise any client could claim https.
@@ -144,8 +162,27 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+# A message is acknowledged when its task ends, not when it starts (acks_late), and one whose
+# worker process died (killed, out of memory) goes back to the queue instead of being lost
+# (reject_on_worker_lost). The tasks claim their job once and wait for a job whose worker may
+# still be alive, so a message that comes back never runs the work twice at once.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Time limits, in seconds, of every task (prefork workers; the solo pool ignores them). At the
+# soft limit the task gets SoftTimeLimitExceeded and fails its job with the reason; at the hard
+# limit the worker kills the process running it, and the job, no longer beating, is failed or
+# started again as stale. The gap lets a task end cleanly before the kill.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3600)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=CELERY_TASK_SOFT_TIME_LIMIT + 300)
+# Redis (and SQS) hand a message nobody acknowledged within the visibility timeout to another
+# worker. It must be longer than the hard limit, or a long task runs twice at once, and longer
+# than every countdown and ETA, which a worker holds unacknowledged until they are due.
+# CELERY_BROKER_TRANSPORT_OPTIONS (JSON) adds other options of the transport.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 3600),
+    **env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={}),
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -154,6 +191,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "fail-stale-work": {"task": "segments.tasks.stale_work_fail_task", "schedule": 60.0},
     "campaign-dispatch": {"task": "campaigns.tasks.campaign_dispatch_task", "schedule": 60.0},
+    "delete-old-uploads": {"task": "segments.tasks.import_uploads_expire_task", "schedule": 3600.0},
 }
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://localhost/"  # with a host: kombu warns about a missing one otherwise
@@ -232,6 +270,47 @@ CURRENCY_SYMBOL = env.str("CURRENCY_SYMBOL", default="£")
 IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=100_000)
 if IMPORT_CHUNK_ROWS < 1:
     raise ImproperlyConfigured("IMPORT_CHUNK_ROWS must be a positive integer")
+# The largest CSV file the admin accepts, in megabytes (the form says so, naming this setting).
+IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=200)
+# An upload is deleted when its import ends; one whose import never ran, after this many days.
+IMPORT_UPLOAD_RETENTION_DAYS = env.int("IMPORT_UPLOAD_RETENTION_DAYS", default=7)
+if IMPORT_MAX_UPLOAD_MB < 1 or IMPORT_UPLOAD_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("IMPORT_MAX_UPLOAD_MB and IMPORT_UPLOAD_RETENTION_DAYS must be positive integers")
+
+
+def _date_setting(name: str, default: str, *, tomorrow: bool) -> dt.date | None:
+    """A date written 2015-01-01 (or, where ``tomorrow``, the word tomorrow: None)."""
+    value = env.str(name, default=default).strip()
+    if tomorrow and value.lower() == "tomorrow":
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        also = " or the word tomorrow" if tomorrow else ""
+        raise ImproperlyConfigured(f"{name} must be a date written like 2015-01-01{also}, got {value!r}") from None
+
+
+# The dates an imported order (or consent) may have, in the shop's time zone: dates outside
+# them are typos or placeholders ("9999-12-31" for no date) and are rejected. None: tomorrow,
+# whenever the import runs.
+IMPORT_EARLIEST_DATE = _date_setting("IMPORT_EARLIEST_DATE", "1970-01-01", tomorrow=False)
+IMPORT_LATEST_DATE = _date_setting("IMPORT_LATEST_DATE", "tomorrow", tomorrow=True)
+if IMPORT_LATEST_DATE is not None and IMPORT_LATEST_DATE < IMPORT_EARLIEST_DATE:
+    raise ImproperlyConfigured(
+        f"IMPORT_LATEST_DATE ({IMPORT_LATEST_DATE}) is before IMPORT_EARLIEST_DATE ({IMPORT_EARLIEST_DATE})"
+    )
+
+# The numbers of segments `--k auto` tries (`segment --k-min/--k-max` override them per run).
+try:
+    SEGMENT_K_MIN = env.int("SEGMENT_K_MIN", default=3)
+    SEGMENT_K_MAX = env.int("SEGMENT_K_MAX", default=10)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SEGMENT_K_MIN and SEGMENT_K_MAX must be whole numbers: {exc}") from None
+if not 2 <= SEGMENT_K_MIN <= SEGMENT_K_MAX <= 20:
+    raise ImproperlyConfigured(
+        "SEGMENT_K_MIN must be at least 2 and SEGMENT_K_MAX at least SEGMENT_K_MIN and at most 20 (each K "
+        f"tried costs time), got SEGMENT_K_MIN={SEGMENT_K_MIN} and SEGMENT_K_MAX={SEGMENT_K_MAX}"
+    )
 
 # Long work (imports, segmentation runs, campaign runs) beats every JOB_HEARTBEAT_SECONDS while it
 # runs; one silent for JOB_STALE_AFTER_SECONDS lost its worker and is failed or started again.
@@ -241,6 +320,31 @@ if JOB_HEARTBEAT_SECONDS < 1 or JOB_STALE_AFTER_SECONDS < 3 * JOB_HEARTBEAT_SECO
     raise ImproperlyConfigured(
         "JOB_STALE_AFTER_SECONDS must be at least three times JOB_HEARTBEAT_SECONDS (a positive number), "
         f"got {JOB_STALE_AFTER_SECONDS} and {JOB_HEARTBEAT_SECONDS}"
+    )
+# An import task that finds its job running waits JOB_STALE_AFTER_SECONDS (and a beat) to see
+# whether its worker is dead: a countdown like any other, below the visibility timeout.
+_visibility_timeout = CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+if not (
+    0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < _visibility_timeout
+    and JOB_STALE_AFTER_SECONDS + JOB_HEARTBEAT_SECONDS < _visibility_timeout
+):
+    raise ImproperlyConfigured(
+        "Celery's limits must nest: CELERY_BROKER_VISIBILITY_TIMEOUT > CELERY_TASK_TIME_LIMIT > "
+        "CELERY_TASK_SOFT_TIME_LIMIT > 0, and CELERY_BROKER_VISIBILITY_TIMEOUT > JOB_STALE_AFTER_SECONDS + "
+        f"JOB_HEARTBEAT_SECONDS; got {_visibility_timeout}, {CELERY_TASK_TIME_LIMIT}, "
+        f"{CELERY_TASK_SOFT_TIME_LIMIT}, {JOB_STALE_AFTER_SECONDS} + {JOB_HEARTBEAT_SECONDS}"
+    )
+
+# Web requests only (PostgreSQL, with a Celery broker): a statement may run this long and wait this
+# long for a lock, then the page says the shop is busy (503) instead of holding a gunicorn worker
+# while an import or a segmentation run holds the lock. 0 turns one off. Workers and commands never
+# get them: long imports are normal there.
+WEB_STATEMENT_TIMEOUT_MS = env.int("WEB_STATEMENT_TIMEOUT_MS", default=30_000)
+WEB_LOCK_TIMEOUT_MS = env.int("WEB_LOCK_TIMEOUT_MS", default=5_000)
+if WEB_STATEMENT_TIMEOUT_MS < 0 or WEB_LOCK_TIMEOUT_MS < 0:
+    raise ImproperlyConfigured(
+        f"WEB_STATEMENT_TIMEOUT_MS and WEB_LOCK_TIMEOUT_MS must be 0 or more, got {WEB_STATEMENT_TIMEOUT_MS} "
+        f"and {WEB_LOCK_TIMEOUT_MS}"
     )
 
 # --- Campaigns ---

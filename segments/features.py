@@ -47,6 +47,17 @@ class FeatureError(ValueError):
     """Features cannot be computed or selected; the message names the feature, column or customer."""
 
 
+def check_feature_name(name: str) -> str:
+    """The name, if it can name a feature: letters, digits, '_' and '-' only, else FeatureError.
+
+    Customer attributes are read by name in SQL (segments/frames.py), so this is the line a
+    name crosses before it gets near a query; every computed feature passes it.
+    """
+    if not (isinstance(name, str) and name.replace("_", "").replace("-", "").isalnum()):
+        raise FeatureError(f"feature {name!r}: a feature or attribute name may hold only letters, digits, '_' and '-'")
+    return name
+
+
 ORDER_COLUMNS = ("customer_id", "ordered_at", "amount", "quantity", "is_return")
 ORDER_STATS_COLUMNS = ("first_order_at", "last_order_at", "frequency", "returns", "monetary", "quantity")
 DERIVED_FEATURES = (
@@ -269,6 +280,29 @@ def select_features(features: pd.DataFrame, names: Sequence[str]) -> pd.DataFram
     return features.loc[:, names]
 
 
+def varying_features(features: pd.DataFrame, names: Sequence[str]) -> tuple[list[str], dict[str, float]]:
+    """`names` without the numeric features that hold one value for every customer (missing values
+    aside), and those left out with their value: they cannot tell customers apart (in a young shop
+    where everyone has bought once, frequency). FeatureError when every feature is left out.
+    Unknown, non-numeric and empty columns are kept for select_features to refuse with its reasons.
+    """
+    constant = {}
+    for name in dict.fromkeys(names):
+        if name not in features.columns or not pd.api.types.is_numeric_dtype(features[name].dtype):
+            continue
+        low, high = features[name].min(), features[name].max()
+        if not pd.isna(low) and low == high:
+            constant[name] = float(low)
+    kept = [name for name in names if name not in constant]
+    if names and not kept:
+        shown = ", ".join(f"{name} is {value:g}" for name, value in constant.items())
+        raise FeatureError(
+            f"every feature asked for is the same for every customer ({shown}), so nothing tells customers apart: "
+            "segment again when customers differ (more orders), or choose other features"
+        )
+    return kept, constant
+
+
 def _scores(values: np.ndarray, has_orders: np.ndarray) -> np.ndarray:
     """Quintile scores 1..5 (5 = highest value) among customers with orders; 1 for the others."""
     scores = np.ones(len(values), dtype="int64")
@@ -381,8 +415,13 @@ def _label(customer_id) -> str:
 
 
 def day_after(moment: datetime.datetime) -> datetime.date:
-    """The default as-of date: the day after `moment` (UTC), so that the latest order has recency 0."""
-    return moment.astimezone(datetime.UTC).date() + datetime.timedelta(days=1)
+    """The default as-of date: the day after `moment` (UTC), so that the latest order has recency 0.
+
+    The last date there is (9999-12-31, a "no date" placeholder some exports write) has no day
+    after it: it is its own.
+    """
+    day = moment.astimezone(datetime.UTC).date()
+    return day + datetime.timedelta(days=1) if day < datetime.date.max else day
 
 
 def history_cutoff(as_of: datetime.date, latest: datetime.datetime | None) -> datetime.datetime | None:

@@ -6,9 +6,12 @@ timestamps are set explicitly there (auto_now only fires on `save()`).
 """
 
 from django.conf import settings
+from django.core.files.storage import Storage, storages
+from django.core.signals import setting_changed
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import LazyObject, empty
 
 from segcampaign.jobs import Job
 from . import clustering
@@ -30,7 +33,7 @@ class Customer(models.Model):
         max_length=64, help_text="The shop's own id for this customer (CustomerID in most exports)."
     )
     email = models.EmailField(blank=True, default="", help_text="Lower-cased; empty when unknown.")
-    phone = models.CharField(max_length=20, blank=True, default="", help_text="E.164, for example +447700900123.")
+    phone = models.CharField(max_length=20, blank=True, default="", help_text="E.164, for example +447911123456.")
     first_name = models.CharField(max_length=100, blank=True, default="")
     last_name = models.CharField(max_length=100, blank=True, default="")
     country = models.CharField(max_length=64, blank=True, default="")
@@ -162,11 +165,18 @@ class SegmentationRun(Job):
     # Results
     k = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Number of segments found.")
     k_candidates = models.JSONField(
-        default=list, blank=True, help_text="[{k, inertia, silhouette}] for every K tried."
+        default=list,
+        blank=True,
+        help_text="[{k, inertia, silhouette, stability, largest_share, smallest_share}] for every K tried.",
     )
     k_reason = models.TextField(blank=True, default="")
     metrics = models.JSONField(
         default=dict, blank=True, help_text="{silhouette, davies_bouldin, calinski_harabasz, sizes}."
+    )
+    warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{code, message}]: what makes the segments doubtful or unfit to apply (see clustering/quality.py).",
     )
     profiles = models.JSONField(default=list, blank=True, help_text="One profile per segment, in original units.")
     model_state = models.JSONField(
@@ -275,6 +285,45 @@ class Membership(models.Model):
         ]
 
 
+class _ImportsStorage(LazyObject):
+    def _setup(self):
+        self._wrapped = storages["imports"]
+
+
+_imports_storage = _ImportsStorage()
+
+
+def imports_storage() -> Storage:
+    """Where uploads are kept: STORAGES["imports"], the database unless configured otherwise,
+    so a worker on any machine reads what the web process stored. (A callable: migrations name
+    it instead of freezing a backend.)"""
+    return _imports_storage
+
+
+def _storages_changed(*, setting, **kwargs):
+    # As Django does for default_storage: a changed STORAGES (tests) takes effect.
+    if setting == "STORAGES":
+        _imports_storage._wrapped = empty
+
+
+setting_changed.connect(_storages_changed)
+
+
+class StoredFileChunk(models.Model):
+    """A piece of a file kept in the database by segments.storage.DatabaseStorage."""
+
+    name = models.CharField(max_length=255)
+    index = models.PositiveIntegerField(help_text="Its place in the file, from 0.")
+    data = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "index"], name="one_stored_chunk_per_place")]
+
+    def __str__(self):
+        return f"{self.name} [{self.index}]"
+
+
 class ImportJob(Job):
     """One CSV upload from the admin: the file, the options chosen, and what the import did."""
 
@@ -283,7 +332,10 @@ class ImportJob(Job):
         ORDERS = "orders", "Orders"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    file = models.FileField(upload_to="imports/%Y/%m/", max_length=255)
+    file = models.FileField(
+        upload_to="imports/%Y/%m/", max_length=255, storage=imports_storage, blank=True,
+        help_text="The uploaded file; empty once the job ended and the file was deleted.",
+    )
     original_name = models.CharField(max_length=255, blank=True, default="")
     options = models.JSONField(
         default=dict, blank=True, help_text="format, mapping {field: column}, date_format, encoding, dry_run."

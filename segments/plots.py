@@ -42,9 +42,16 @@ def segment_colours(keys: Sequence[str]) -> dict[str, str]:
 
 
 def elbow_figure(k_candidates: Sequence[Mapping], *, chosen_k: int | None) -> go.Figure:
-    """Inertia per K (the elbow) and silhouette per K on a second axis, the chosen K marked."""
+    """Inertia per K (the elbow), and silhouette and stability per K on a second axis, the chosen K marked.
+
+    Both figures of the second axis run from about 0 to 1, higher is better. K of the elbow
+    curve that were not tried carry no silhouette or stability: their lines stop there. Runs
+    from before stability was measured have no stability line.
+    """
     rows = sorted(k_candidates, key=lambda row: row["k"])
     ks = [row["k"] for row in rows]
+    stability = [row.get("stability") for row in rows]
+    with_stability = any(value is not None for value in stability)
     figure = make_subplots(specs=[[{"secondary_y": True}]])
     figure.add_trace(
         go.Scatter(x=ks, y=[row.get("inertia") for row in rows], mode="lines+markers", name="inertia (elbow)"),
@@ -60,6 +67,11 @@ def elbow_figure(k_candidates: Sequence[Mapping], *, chosen_k: int | None) -> go
         ),
         secondary_y=True,
     )
+    if with_stability:
+        figure.add_trace(
+            go.Scatter(x=ks, y=stability, mode="lines+markers", name="stability", line={"dash": "dash"}),
+            secondary_y=True,
+        )
     chosen = next((row for row in rows if row["k"] == chosen_k), None)
     if chosen is not None:
         figure.add_trace(
@@ -76,14 +88,17 @@ def elbow_figure(k_candidates: Sequence[Mapping], *, chosen_k: int | None) -> go
         )
         figure.add_vline(x=chosen_k, line={"dash": "dash", "color": "#d62728", "width": 1})
     figure.update_layout(
-        title="How many segments? Inertia and silhouette per K",
+        title="How many segments? Inertia, silhouette and stability per K"
+        if with_stability
+        else "How many segments? Inertia and silhouette per K",
         margin=_MARGIN,
         legend={"orientation": "h", "y": -0.2},
         height=380,
     )
     figure.update_xaxes(title_text="K (number of segments)", dtick=1)
     figure.update_yaxes(title_text="inertia (lower: tighter segments)", secondary_y=False)
-    figure.update_yaxes(title_text="silhouette (higher: better separated)", secondary_y=True)
+    second_axis = "silhouette, stability (higher: better)" if with_stability else "silhouette (higher: better separated)"
+    figure.update_yaxes(title_text=second_axis, secondary_y=True)
     return figure
 
 

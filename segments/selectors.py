@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+from django.conf import settings
 from django.db.models import Max, QuerySet
+from django.utils import timezone
 
 from segments import clustering, features, frames
 from segments.audience import (  # noqa: F401  (what campaigns read)
@@ -104,6 +106,18 @@ def customer_external_ids(ids) -> pd.Series:
 
 def live_segments() -> QuerySet[Segment]:
     return Segment.objects.filter(is_active=True).order_by("name")
+
+
+def latest_order() -> Order | None:
+    return Order.objects.select_related("customer").order_by("-ordered_at", "-pk").first()
+
+
+def plausible_order_dates() -> tuple[dt.date, dt.date]:
+    """The first and the last day, in the shop's time zone, that an order may be dated:
+    IMPORT_EARLIEST_DATE and IMPORT_LATEST_DATE (tomorrow unless it is set). Imports reject
+    dates outside them."""
+    latest = settings.IMPORT_LATEST_DATE or timezone.localdate() + dt.timedelta(days=1)
+    return settings.IMPORT_EARLIEST_DATE, latest
 
 
 def segments_export(*, run: SegmentationRun | None = None) -> pd.DataFrame | None:

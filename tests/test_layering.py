@@ -14,12 +14,13 @@ PROJECT = ("segcampaign", "segments", "campaigns")
 
 # Pure modules: pandas, NumPy, scikit-learn, Jinja... and each other, never Django.
 PURE = [
+    "segcampaign/csvsafe.py",
     "segments/features.py",
     "segments/plots.py",
     "segments/sampledata.py",
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "segments/clustering").glob("*.py")),
     *(f"segments/importing/{name}.py" for name in (
-        "report", "fields", "reading", "cleaning", "attributes", "keys", "preparing", "pipeline",
+        "report", "fields", "reading", "cleaning", "attributes", "keys", "preparing", "pipeline", "sniffing",
     )),
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "segments/importing/formats").glob("*.py")),
     "campaigns/planning.py",

@@ -105,3 +105,66 @@ def test_a_request_for_a_wrong_host_logs_one_line_without_a_traceback(client, ca
         "Invalid HTTP_HOST header: 'evil.example'. You may need to add 'evil.example' to ALLOWED_HOSTS."
     )
     assert len(caplog.text.strip().splitlines()) == 1
+
+
+def test_a_negative_web_timeout_names_the_setting():
+    result = _check_deploy({"WEB_LOCK_TIMEOUT_MS": "-1"})
+    assert result.returncode != 0
+    assert "WEB_LOCK_TIMEOUT_MS" in result.stderr
+
+
+def test_celery_limits_that_do_not_nest_are_refused_naming_them():
+    # A visibility timeout shorter than the hard limit would hand a long task to a second worker.
+    result = _check_deploy({"CELERY_TASK_TIME_LIMIT": "9000", "CELERY_BROKER_VISIBILITY_TIMEOUT": "7200"})
+    assert result.returncode != 0
+    assert "CELERY_BROKER_VISIBILITY_TIMEOUT > CELERY_TASK_TIME_LIMIT > CELERY_TASK_SOFT_TIME_LIMIT" in result.stderr
+
+
+def test_an_import_waiting_for_a_stale_job_stays_within_the_visibility_timeout():
+    result = _check_deploy({"JOB_STALE_AFTER_SECONDS": "8000"})
+    assert result.returncode != 0
+    assert "> JOB_STALE_AFTER_SECONDS + JOB_HEARTBEAT_SECONDS" in result.stderr
+
+
+def test_uploads_are_kept_in_the_database_unless_another_storage_is_configured():
+    # S3 (django-storages) is configured the same way; it is not installed here.
+    show = "from segments.models import ImportJob; print(ImportJob.file.field.storage.__class__.__name__)"
+
+    default = _manage("shell", "--no-imports", "-c", show, environment=PRODUCTION)
+    on_disk = _manage("shell", "--no-imports", "-c", show, environment={
+        **PRODUCTION,
+        "IMPORT_STORAGE_BACKEND": "django.core.files.storage.FileSystemStorage",
+        "IMPORT_STORAGE_OPTIONS": '{"location": "/srv/shop-imports"}',
+    })
+
+    assert default.stdout.strip() == "DatabaseStorage", default.stderr
+    assert on_disk.stdout.strip() == "FileSystemStorage", on_disk.stderr
+
+
+def test_a_bad_import_date_names_the_setting():
+    assert "IMPORT_LATEST_DATE must be a date" in _check_deploy({"IMPORT_LATEST_DATE": "next week"}).stderr
+    assert "IMPORT_EARLIEST_DATE must be a date" in _check_deploy({"IMPORT_EARLIEST_DATE": "tomorrow"}).stderr
+    result = _check_deploy({"IMPORT_EARLIEST_DATE": "2020-01-01", "IMPORT_LATEST_DATE": "2019-12-31"})
+    assert "IMPORT_LATEST_DATE (2019-12-31) is before IMPORT_EARLIEST_DATE (2020-01-01)" in result.stderr
+
+
+def test_import_dates_are_read_as_dates_and_tomorrow_as_none():
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "from django.conf import settings as s; print(repr(s.IMPORT_EARLIEST_DATE), repr(s.IMPORT_LATEST_DATE))"],
+        cwd=ROOT, capture_output=True, text=True,
+        env={**PRODUCTION, "DJANGO_SETTINGS_MODULE": "segcampaign.settings",
+             "IMPORT_EARLIEST_DATE": "2015-03-01", "IMPORT_LATEST_DATE": "Tomorrow"},
+    )
+    assert result.stdout.strip() == "datetime.date(2015, 3, 1) None", result.stderr
+
+
+def test_a_bad_range_of_segments_to_try_names_the_settings():
+    backwards = _check_deploy({"SEGMENT_K_MIN": "6", "SEGMENT_K_MAX": "4"})
+    not_a_number = _check_deploy({"SEGMENT_K_MAX": "ten"})
+
+    assert backwards.returncode != 0
+    assert "SEGMENT_K_MIN must be at least 2 and SEGMENT_K_MAX at least SEGMENT_K_MIN" in backwards.stderr
+    assert "got SEGMENT_K_MIN=6 and SEGMENT_K_MAX=4" in backwards.stderr
+    assert not_a_number.returncode != 0
+    assert "SEGMENT_K_MIN and SEGMENT_K_MAX must be whole numbers" in not_a_number.stderr

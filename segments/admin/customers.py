@@ -32,7 +32,7 @@ from django.utils.html import format_html, format_html_join
 from segcampaign.pagination import LargeTablePaginator
 from segments.models import ConsentSource, Customer, Order
 
-from .display import money
+from .display import moment, money
 from .search import as_e164, search_terms
 
 LATEST_ORDERS_SHOWN = 50
@@ -87,7 +87,7 @@ class LatestOrdersFormSet(BaseInlineFormSet):
 class OrderInline(admin.TabularInline):
     model = Order
     formset = LatestOrdersFormSet
-    fields = ["order_link", "ordered_at", "amount", "quantity", "is_return", "coupon_code"]
+    fields = ["order_link", "ordered_at_shown", "amount", "quantity", "is_return", "coupon_code"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -102,6 +102,10 @@ class OrderInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="ordered at")
+    def ordered_at_shown(self, order):
+        return moment(order.ordered_at)
 
     @admin.display(description="order")
     def order_link(self, order):
@@ -281,7 +285,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description="last order")
     def last_order_at(self, customer):
-        return customer.last_order_at
+        return moment(customer.last_order_at)
 
     # --- change page ---
 
@@ -320,11 +324,11 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description="first order")
     def totals_first_order(self, customer):
-        return (self._totals(customer)["first"] or "-") if customer.pk else "-"
+        return (moment(self._totals(customer)["first"]) or "-") if customer.pk else "-"
 
     @admin.display(description="last order")
     def totals_last_order(self, customer):
-        return (self._totals(customer)["last"] or "-") if customer.pk else "-"
+        return (moment(self._totals(customer)["last"]) or "-") if customer.pk else "-"
 
     @admin.display(description="all orders")
     def all_orders_link(self, customer):

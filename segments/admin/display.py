@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.urls import NoReverseMatch, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
+
+from segcampaign.jobs import Job
 
 
 def number(value, digits: int = 2) -> str:
@@ -29,6 +34,19 @@ def money(value) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
+def moment(value: datetime.datetime | None) -> datetime.datetime | str | None:
+    """A date and time for a page, which Django shows in the shop's time zone. One the zone
+    cannot reach (0001-01-01 00:00 UTC is year 0 in London, which Python has not) comes as
+    text in UTC, saying so: the page shows it rather than fail."""
+    if value is None:
+        return None
+    try:
+        timezone.template_localtime(value)
+    except OverflowError:
+        return f"{formats.localize(value.astimezone(datetime.UTC).replace(tzinfo=None))} UTC"
+    return value
+
+
 def admin_url(name: str, *args) -> str | None:
     """The admin page `name` ("segments_segment_change"), or None while its model is not registered."""
     try:
@@ -43,3 +61,14 @@ def key_value_table(rows):
         return "–"
     body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
     return format_html('<table class="segcampaign-kv">{}</table>', body)
+
+
+def no_sign_of_life(job: Job) -> str:
+    """"no sign of life for 7 minutes" for a running job whose worker looks dead; else empty."""
+    if not job.is_stale():
+        return ""
+    last = job.heartbeat_at or job.started_at
+    if last is None:
+        return "no sign of life since it started"
+    minutes = int((timezone.now() - last).total_seconds() // 60)
+    return f"no sign of life for {minutes} minute{'' if minutes == 1 else 's'}"

@@ -1,8 +1,10 @@
 """Import admin: the CSV upload page, a job's progress and report, and the list of past uploads.
 
 The upload and job pages keep the address /admin/segments/import/ (segcampaign/admin.py mounts
-upload_urls there). Any staff member may open them; uploading needs the permissions that
-importing uses on the model the file fills.
+upload_urls there). Uploading needs the permissions that importing uses on the model the file
+fills (the upload page, the permissions for one kind at least). A job's report holds customer
+data (the rejected values): a job is seen by the person who uploaded it, and every job by those
+with the view permission of imports. Marking a stuck job failed needs the change permission of import jobs.
 """
 
 import codecs
@@ -10,10 +12,13 @@ import codecs
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
+from segcampaign import jobs
 from segments import tasks
 from segments.importing import (
     CUSTOMER_FIELDS,
@@ -22,9 +27,14 @@ from segments.importing import (
     ORDER_FIELDS,
     ImportFileError,
     fields_for,
+    import_job_upload_delete,
     parse_mapping,
+    upload_content_problem,
+    upload_size_problem,
 )
 from segments.models import ImportJob
+
+from .display import no_sign_of_life
 
 # Who may import what: importing creates and changes rows of that model.
 _PERMISSIONS = {
@@ -52,7 +62,7 @@ class ImportForm(forms.Form):
 
     file = forms.FileField(
         label="CSV file",
-        help_text="A spreadsheet saved as CSV. The first line must hold the column names.",
+        help_text="A spreadsheet saved as CSV (.csv, .txt or .tsv). The first line must hold the column names.",
     )
     kind = forms.ChoiceField(
         label="What the file contains",
@@ -90,6 +100,13 @@ class ImportForm(forms.Form):
         help_text="Reads and checks the whole file and shows what would change, without saving anything.",
     )
 
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        problem = upload_size_problem(upload)
+        if problem:
+            raise forms.ValidationError(problem)
+        return upload
+
     def clean_encoding(self):
         encoding = self.cleaned_data["encoding"]
         if encoding:
@@ -107,6 +124,10 @@ class ImportForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("file") and "encoding" in cleaned:
+            problem = upload_content_problem(cleaned["file"], encoding=cleaned["encoding"] or None)
+            if problem:
+                self.add_error("file", problem)
         kind, layout = cleaned.get("kind"), cleaned.get("format") or "default"
         if kind == ImportJob.Kind.CUSTOMERS:
             cleaned["format"] = "default"
@@ -156,10 +177,26 @@ class ImportJobAdmin(admin.ModelAdmin):
         return [
             path("", self.admin_site.admin_view(self.upload_view), name="segments_import"),
             path("jobs/<int:job_id>/", self.admin_site.admin_view(self.job_view), name="segments_import_job"),
+            path("jobs/<int:job_id>/fail/", self.admin_site.admin_view(self.fail_view),
+                 name="segments_import_job_fail"),
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return redirect("admin:segments_import_job", job_id=object_id)
+        job = self.get_object(request, object_id)
+        if job is None:
+            raise Http404(f"There is no import {object_id!r}.")
+        if not self._may_see(request, job):
+            raise PermissionDenied
+        return redirect("admin:segments_import_job", job_id=job.pk)
+
+    # -- who sees which job
+
+    def _may_see(self, request, job: ImportJob) -> bool:
+        return job.created_by_id == request.user.pk or self.has_view_permission(request)
+
+    def _visible_jobs(self, request):
+        jobs = ImportJob.objects.select_related("created_by")
+        return jobs if self.has_view_permission(request) else jobs.filter(created_by=request.user)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {"title": "CSV imports (open one from Customers → Import CSV)", **(extra_context or {})}
@@ -173,6 +210,8 @@ class ImportJobAdmin(admin.ModelAdmin):
     # -- the upload and job pages
 
     def upload_view(self, request):
+        if not any(request.user.has_perms(permissions) for permissions in _PERMISSIONS.values()):
+            raise PermissionDenied
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             kind = form.cleaned_data["kind"]
@@ -187,7 +226,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": "Import customers or orders",
             "form": form,
-            "jobs": ImportJob.objects.select_related("created_by")[:10],
+            "jobs": self._visible_jobs(request)[:10],
             "fields": {"customers": list(CUSTOMER_FIELDS), "orders": list(ORDER_FIELDS),
                        "online_retail": list(ONLINE_RETAIL_FIELDS)},
         }
@@ -195,6 +234,8 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def job_view(self, request, job_id: int):
         job = get_object_or_404(ImportJob, pk=job_id)
+        if not self._may_see(request, job):
+            raise PermissionDenied
         report = job.report or {}
         errors = report.get("errors", [])
         context = {
@@ -204,6 +245,28 @@ class ImportJobAdmin(admin.ModelAdmin):
             "report": report,
             "errors": errors[:_ERRORS_SHOWN],
             "errors_hidden": len(errors) - _ERRORS_SHOWN + report.get("errors_omitted", 0),
-            "in_progress": job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING),
+            "in_progress": job.unfinished,
+            "no_sign_of_life": no_sign_of_life(job),
+            "may_fail": job.unfinished and self._may_fail_jobs(request),
         }
         return render(request, "admin/segments/import_job.html", context)
+
+    def _may_fail_jobs(self, request) -> bool:
+        # Failing a stuck job changes it: the model's change permission, which this admin's
+        # has_change_permission (uploads are records) does not grant by itself.
+        return request.user.has_perm("segments.change_importjob")
+
+    def fail_view(self, request, job_id: int):
+        return require_POST(self._fail)(request, job_id)
+
+    def _fail(self, request, job_id: int):
+        """An operator ends an import left running or queued by a worker that is gone."""
+        if not self._may_fail_jobs(request):
+            raise PermissionDenied
+        job = get_object_or_404(ImportJob, pk=job_id)
+        if jobs.job_fail_by_hand(job, who=request.user.get_username()):
+            import_job_upload_delete(job)
+            messages.success(request, f"{job} is marked failed.")
+        else:
+            messages.warning(request, f"{job} had already ended; nothing was changed.")
+        return redirect("admin:segments_import_job", job_id=job.pk)

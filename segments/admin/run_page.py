@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.html import format_html
 
-from segments import plots, services
+from segments import clustering, plots, services
 from segments.models import Segment, SegmentationRun
 
 from .display import admin_url, number, percent
@@ -61,9 +61,10 @@ PLOT_SECTIONS = (
     ("sankey", "Who moved since the last run"),
 )
 PLOT_HELP = {
-    "elbow": "Each K was tried. Inertia (solid) always falls as K grows; the bend of the elbow is where "
-    "more segments stop paying off. Silhouette (dotted) says how well separated the segments are. "
-    "The star marks the K this run used.",
+    "elbow": "Inertia (solid) always falls as K grows; the bend of the elbow is where more segments stop "
+    "paying off. Silhouette (dotted) says how well separated the segments are, stability (dashed) how much "
+    "k-means refitted on other samples of the customers agrees with them (1: the same segments; from 0.8 they "
+    "hold up). Both are drawn for the K the run tried. The star marks the K this run used.",
     "projection_2d": "Every dot is a customer (a sample of at most a few thousand), placed by the two "
     "directions in which customers differ most (PCA). Segments that sit apart are truly different.",
     "projection_3d": "The same with a third direction: drag to turn, scroll to zoom, click a legend entry "
@@ -124,6 +125,8 @@ def context(run: SegmentationRun) -> dict:
             for name, title in PLOT_SECTIONS
             if name in figures
         ],
+        warnings=_warnings(run),
+        fit_to_apply=clustering.fit_to_apply(run.warnings),
         metrics=_metrics(run),
         timings=_timings(run),
         profile_rows=_profile_rows(profiles),
@@ -133,13 +136,26 @@ def context(run: SegmentationRun) -> dict:
     return context
 
 
+def _warnings(run: SegmentationRun) -> list[dict]:
+    """The run's flags, those that make it unfit to apply first."""
+    blocking = clustering.blocking_flags(run.warnings)
+    return [{**w, "blocking": True} for w in blocking] + [
+        {**w, "blocking": False} for w in run.warnings if w not in blocking
+    ]
+
+
 def _metrics(run: SegmentationRun) -> list[dict]:
+    # A flagged result's silhouette can be high (one segment of nearly everyone and a few
+    # outliers separate well): its help must not read as praise then.
+    unfit = not clustering.fit_to_apply(run.warnings)
     rows = []
     for key, value in run.metrics.items():
         # An empty "reason" only says there is nothing to explain.
         if key in METRICS_SHOWN_ELSEWHERE or (value is None and key not in SCORES):
             continue
         label, help_text = METRIC_HELP.get(key, (key.replace("_", " "), ""))
+        if unfit and key in SCORES:
+            help_text = f"{help_text} Read it with the warnings above: they make these segments unfit to act on."
         value = percent(value) if key == "noise_share" else number(value, 3)
         rows.append({"key": key, "label": label, "value": value, "help": help_text})
     # Known metrics first, in a fixed order; anything else after.

@@ -2,7 +2,8 @@
 
 A run is a record: never added, edited or deleted by hand. The run list has a "Run
 segmentation now" form (it needs the "add" permission); the run page (run_page.py) polls a
-small status endpoint while the run is queued or running.
+small status endpoint while the run is queued or running, says when its worker looks dead, and
+lets an operator with the "change" permission mark a stuck run failed.
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from segcampaign import jobs
 from segments import features, services, tasks
 from segments.models import Algorithm, SegmentationRun
 
 from . import run_page
-from .display import admin_url, key_value_table, number
+from .display import admin_url, key_value_table, no_sign_of_life, number
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class RunNowForm(forms.Form):
         label="Number of segments",
         initial="auto",
         max_length=6,
-        help_text="'auto' lets the elbow and silhouette decide, or a number of at least 2.",
+        help_text=f"'auto' lets the elbow, silhouette and stability decide, or a number from 2 to {services.K_MAX}.",
     )
     features = forms.MultipleChoiceField(
         choices=[(name, name) for name in (*features.DERIVED_FEATURES, *features.ENGAGEMENT_FEATURES)],
@@ -77,12 +78,18 @@ class RunNowForm(forms.Form):
         value = self.cleaned_data["k"].strip().lower()
         if value in {"", "auto"}:
             return None
-        if not value.isdigit() or int(value) < 2:
-            raise forms.ValidationError("Enter 'auto' or a whole number of at least 2.")
+        if not value.isdigit() or not 2 <= int(value) <= services.K_MAX:
+            raise forms.ValidationError(f"Enter 'auto' or a whole number from 2 to {services.K_MAX}.")
         return int(value)
 
     def clean_attributes(self) -> list[str]:
-        return [name for name in _ATTRIBUTE_SPLIT.split(self.cleaned_data["attributes"]) if name]
+        names = [name for name in _ATTRIBUTE_SPLIT.split(self.cleaned_data["attributes"]) if name]
+        for name in names:
+            try:
+                features.check_feature_name(name)
+            except features.FeatureError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return names
 
     def feature_names(self) -> list[str]:
         return list(dict.fromkeys([*self.cleaned_data["features"], *self.cleaned_data["attributes"]]))
@@ -191,6 +198,11 @@ class SegmentationRunAdmin(admin.ModelAdmin):
     def _may_start_runs(self, request) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.add_{self.opts.model_name}")
 
+    def _may_fail_runs(self, request) -> bool:
+        # Failing a stuck run changes it: the model's change permission, which this admin's
+        # has_change_permission (runs are records, never edited) does not grant by itself.
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
     # -- URLs
 
     def get_urls(self):
@@ -203,6 +215,7 @@ class SegmentationRunAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.status_view),
                 name="%s_%s_status" % info,
             ),
+            path("<path:object_id>/fail/", self.admin_site.admin_view(self.fail_view), name="%s_%s_fail" % info),
             *super().get_urls(),
         ]
 
@@ -272,7 +285,10 @@ class SegmentationRunAdmin(admin.ModelAdmin):
     def status_view(self, request, object_id):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        run = get_object_or_404(SegmentationRun, pk=object_id)
+        # get_object answers None for an id that is not a number as for a missing run.
+        run = self.get_object(request, object_id)
+        if run is None:
+            raise Http404(f"There is no segmentation run {object_id!r}.")
         return JsonResponse(
             {
                 "id": run.pk,
@@ -286,10 +302,36 @@ class SegmentationRunAdmin(admin.ModelAdmin):
             }
         )
 
+    def fail_view(self, request, object_id):
+        return require_POST(self._fail)(request, object_id)
+
+    def _fail(self, request, object_id):
+        """An operator ends a run left running or queued by a worker that is gone."""
+        if not self._may_fail_runs(request):
+            raise PermissionDenied
+        run = self.get_object(request, object_id)
+        if run is None:
+            raise Http404(f"there is no segmentation run {object_id!r}")
+        if jobs.job_fail_by_hand(run, who=request.user.get_username()):
+            logger.warning("segmentation run %s failed by hand by %s", run.pk, request.user.get_username())
+            messages.success(request, f"Run {run.pk} is marked failed; new runs can start.")
+        else:
+            messages.warning(request, f"Run {run.pk} had already ended; nothing was changed.")
+        return HttpResponseRedirect(reverse("admin:segments_segmentationrun_change", args=[run.pk]))
+
     # -- the run page
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Checked before the page's plots are computed, which Django's own check would follow.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         run = self.get_object(request, object_id)
         if run is not None:
-            extra_context = {**(extra_context or {}), **run_page.context(run)}
+            extra_context = {
+                **(extra_context or {}),
+                **run_page.context(run),
+                "no_sign_of_life": no_sign_of_life(run),
+                "may_fail_run": run.unfinished and self._may_fail_runs(request),
+                "fail_url": reverse("admin:segments_segmentationrun_fail", args=[run.pk]),
+            }
         return super().change_view(request, object_id, form_url, extra_context=extra_context)

@@ -7,6 +7,7 @@ runs, never deleted.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html, format_html_join
 
 from segcampaign.pagination import LargeTablePaginator
@@ -115,15 +116,26 @@ class SegmentAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Checked before the member list is read, which Django's own check would follow.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         segment = self.get_object(request, object_id)
         if segment is not None:
             extra_context = {**(extra_context or {}), **self._members_context(request, segment)}
         return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
+    def _may_see_customers(self, request) -> bool:
+        if self.admin_site.is_registered(Customer):
+            return self.admin_site.get_model_admin(Customer).has_view_or_change_permission(request)
+        return request.user.has_perm("segments.view_customer")
+
     def _members_context(self, request, segment: Segment) -> dict:
+        """Who is in the segment now, a page at a time; only how many for those who may not see customers."""
+        current = Membership.objects.filter(segment=segment, ended_run__isnull=True)
+        if not self._may_see_customers(request):
+            return {"members_count": current.count(), "members_hidden": True}
         members = (
-            Membership.objects.filter(segment=segment, ended_run__isnull=True)
-            .select_related("customer")
+            current.select_related("customer")
             .only("run_id", "customer__external_id", "customer__email", "customer__first_name", "customer__last_name")
             .order_by("customer_id")
         )
@@ -139,4 +151,4 @@ class SegmentAdmin(admin.ModelAdmin):
             }
             for membership in page.object_list
         ]
-        return {"members_page": page, "member_rows": rows}
+        return {"members_count": page.paginator.count, "members_page": page, "member_rows": rows}

@@ -4,7 +4,7 @@ NumPy, pandas, SciPy, scikit-learn, kneed and threadpoolctl only; nothing here i
 every function is tested with plain arrays and benchmarked alone (bench/clustering_algorithms.py).
 
 Figures this package is built for: 1,000,000 customers x 3..10 features on 2 cores, with choose_k
-in about 2 s and fit + evaluate + profile in about 3 s (k-means). Nothing builds an n x n matrix:
+in about 2-3 s (stability included) and fit + evaluate + profile in about 3 s (k-means). Nothing builds an n x n matrix:
 the O(n^2) steps (silhouette, Ward, HDBSCAN) run on bounded samples drawn so that the same
 customers and seed give the same segments whatever order the database returns them in.
 
@@ -38,6 +38,12 @@ _MODULE_OF = {
     "NO_PREVIOUS_SEGMENT": "identity",
     "transitions": "identity",
     "projection": "scatter",
+    "fit_to_apply": "quality",
+    "blocking_flags": "quality",
+    "size_flags": "quality",
+    "resized_flags": "quality",
+    "missing_flags": "quality",
+    "constant_flags": "quality",
 }
 
 __all__ = sorted(_MODULE_OF)

@@ -12,11 +12,12 @@ What other code may use is named here. The modules, in the order a chunk meets t
 - writing: one transaction of upserts per chunk; first_load: the first load of orders
   into an empty table, with its indexes built at the end.
 - services: import_customers and import_orders, which run all that and return a report;
-  jobs: the same for a file uploaded in admin, run by a task.
+  jobs: the same for a file uploaded in admin, run by a task, and the upload's deletion;
+  uploads: what an upload must be (its size, and sniffing: CSV text, not a workbook).
 
-report, fields, reading, cleaning, attributes, keys, preparing, formats/ and pipeline
-import nothing from Django (settings reach them as arguments: cleaning.Context, chunk_rows);
-writing, first_load, services and jobs are where the database is.
+report, fields, reading, cleaning, attributes, keys, preparing, formats/, pipeline and
+sniffing import nothing from Django (settings reach them as arguments: cleaning.Context,
+chunk_rows); writing, first_load, services, jobs and uploads are where Django is.
 """
 
 from segments.importing.fields import (
@@ -28,9 +29,21 @@ from segments.importing.fields import (
     fields_for,
     parse_mapping,
 )
-from segments.importing.jobs import import_job_create, import_job_run
-from segments.importing.report import MAX_ERRORS_KEPT, ImportFileError, ImportReport, RowError
+from segments.importing.jobs import (
+    import_copies_expire,
+    import_job_create,
+    import_job_run,
+    import_job_upload_delete,
+    import_uploads_expire,
+)
+from segments.importing.report import (
+    MAX_ERRORS_KEPT,
+    ImportFileError,
+    ImportReport,
+    RowError,
+)
 from segments.importing.services import import_customers, import_orders
+from segments.importing.uploads import upload_content_problem, upload_size_problem
 
 __all__ = [
     "CUSTOMER_FIELDS",
@@ -43,9 +56,14 @@ __all__ = [
     "ImportReport",
     "RowError",
     "fields_for",
+    "import_copies_expire",
     "import_customers",
     "import_job_create",
     "import_job_run",
+    "import_job_upload_delete",
     "import_orders",
+    "import_uploads_expire",
     "parse_mapping",
+    "upload_content_problem",
+    "upload_size_problem",
 ]

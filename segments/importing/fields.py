@@ -20,6 +20,9 @@ class FieldSpec:
     kind: str  # a key of cleaning.CLEANERS
     max_length: int | None = None
     aliases: tuple[str, ...] = ()  # other column names that mean this field (compared without case or punctuation)
+    # An invalid value of an optional field is left empty with a warning and the row is kept;
+    # one of a required field (ids, dates, amounts) rejects the row.
+    optional: bool = False
 
 
 CUSTOMER_FIELDS: dict[str, FieldSpec] = {
@@ -27,21 +30,24 @@ CUSTOMER_FIELDS: dict[str, FieldSpec] = {
         "customer_key", 64,
         ("customer_id", "customer", "id", "customer_number", "customer_no", "client_id", "contact_id"),
     ),
-    "email": FieldSpec("email", 254, ("email_address", "e_mail", "mail")),
+    "email": FieldSpec("email", 254, ("email_address", "e_mail", "mail"), optional=True),
     "phone": FieldSpec(
-        "phone", 20, ("phone_number", "mobile", "mobile_phone", "mobile_number", "telephone", "tel", "cell")
+        "phone", 20, ("phone_number", "mobile", "mobile_phone", "mobile_number", "telephone", "tel", "cell"),
+        optional=True,
     ),
-    "first_name": FieldSpec("text", 100, ("firstname", "given_name", "forename")),
-    "last_name": FieldSpec("text", 100, ("lastname", "surname", "family_name")),
-    "country": FieldSpec("text", 64, ("country_code", "country_name")),
-    "time_zone": FieldSpec("time_zone", 64, ("timezone", "tz")),
-    "locale": FieldSpec("text", 16, ("language", "lang")),
-    "email_consent": FieldSpec("bool", None, ("email_opt_in", "email_optin", "accepts_email_marketing", "newsletter")),
-    "email_consent_at": FieldSpec("datetime", None, ("email_opt_in_at", "email_consent_date")),
-    "email_consent_source": FieldSpec("text", 32),
-    "sms_consent": FieldSpec("bool", None, ("sms_opt_in", "sms_optin", "accepts_sms_marketing")),
-    "sms_consent_at": FieldSpec("datetime", None, ("sms_opt_in_at", "sms_consent_date")),
-    "sms_consent_source": FieldSpec("text", 32),
+    "first_name": FieldSpec("text", 100, ("firstname", "given_name", "forename"), optional=True),
+    "last_name": FieldSpec("text", 100, ("lastname", "surname", "family_name"), optional=True),
+    "country": FieldSpec("text", 64, ("country_code", "country_name"), optional=True),
+    "time_zone": FieldSpec("time_zone", 64, ("timezone", "tz"), optional=True),
+    "locale": FieldSpec("text", 16, ("language", "lang"), optional=True),
+    "email_consent": FieldSpec(
+        "bool", None, ("email_opt_in", "email_optin", "accepts_email_marketing", "newsletter"), optional=True
+    ),
+    "email_consent_at": FieldSpec("datetime", None, ("email_opt_in_at", "email_consent_date"), optional=True),
+    "email_consent_source": FieldSpec("text", 32, optional=True),
+    "sms_consent": FieldSpec("bool", None, ("sms_opt_in", "sms_optin", "accepts_sms_marketing"), optional=True),
+    "sms_consent_at": FieldSpec("datetime", None, ("sms_opt_in_at", "sms_consent_date"), optional=True),
+    "sms_consent_source": FieldSpec("text", 32, optional=True),
 }
 
 ORDER_FIELDS: dict[str, FieldSpec] = {
@@ -64,7 +70,9 @@ ORDER_FIELDS: dict[str, FieldSpec] = {
     "quantity": FieldSpec("int", None, ("qty", "items", "item_count")),
     "unit_price": FieldSpec("decimal", None, ("price", "item_price")),
     "is_return": FieldSpec("bool", None, ("return", "returned", "is_refund", "refund", "refunded")),
-    "coupon_code": FieldSpec("text", 64, ("coupon", "discount_code", "promo_code", "voucher", "voucher_code")),
+    "coupon_code": FieldSpec(
+        "text", 64, ("coupon", "discount_code", "promo_code", "voucher", "voucher_code"), optional=True
+    ),
 }
 
 # The UCI "Online Retail" shape (and "Online Retail II": Invoice, Price, Customer ID): one row
@@ -75,7 +83,7 @@ ONLINE_RETAIL_FIELDS: dict[str, FieldSpec] = {
     "ordered_at": FieldSpec("datetime", None, ("invoicedate", "invoice_date")),
     "quantity": FieldSpec("int", None, ("qty",)),
     "unit_price": FieldSpec("decimal", None, ("unitprice", "price")),
-    "country": FieldSpec("text", 64, ()),
+    "country": FieldSpec("text", 64, (), optional=True),
 }
 
 FORMATS = ("default", "online-retail")

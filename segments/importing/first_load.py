@@ -11,9 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.db import connection, transaction
-from django.utils import timezone
 
 from segcampaign import bulk
+from segments.changes import Stamp
 from segments.importing.preparing import Prepared
 from segments.importing.writing import CUSTOMERS, ORDERS, ChunkWrite, ChunkWriter, insert_defaults, upsert_customers
 from segments.models import Customer, Order
@@ -37,16 +37,22 @@ class FirstOrderLoad(ChunkWriter):
     table was empty, so none is in the database), and every order's customer is found or
     given a key before its order is written. Building the unique index and validating the
     foreign key at the end check both again.
+
+    A dry run loads the same way into temporary copies of the two tables: no lock beyond
+    reading them, no index dropped, the counts a real load would report, all rolled back.
     """
 
     def __init__(self, write: ChunkWrite, *, dry_run: bool, started_at, updates_customers: bool):
         """``write`` writes a chunk the usual way, should another import fill the table first;
-        ``started_at`` is when the import started (customers updated since are not bumped)."""
+        ``started_at`` is when the import started (customers stamped since are not stamped
+        again, unless a stats refresh came after: Stamp.touch_since)."""
         super().__init__(write, dry_run=dry_run)
         self.started_at = started_at
         self.updates_customers = updates_customers
         self.bulk = False
-        self.customers = _CustomerKeys(started_at)
+        self.customers = _CustomerKeys()
+        self.load_stamp: Stamp | None = None
+        self.orders_table = ORDERS  # where the orders are COPYed (a dry run: a temporary copy)
 
     @staticmethod
     def applies() -> bool:
@@ -60,6 +66,21 @@ class FirstOrderLoad(ChunkWriter):
     @contextmanager
     def session(self):
         with transaction.atomic(), connection.cursor() as cursor:
+            # The changes lock before the table locks, as a stats refresh takes it before it
+            # reads orders; one stamp for the whole load, which is one transaction.
+            self.load_stamp = self.stamp(cursor)
+            self.customers.touch_since = self.load_stamp.touch_since(self.started_at)
+            if self.dry_run:
+                cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {ORDERS})")
+                self.bulk = cursor.fetchone()[0]
+                if self.bulk:
+                    self.orders_table = _scratch_copy(cursor, ORDERS)
+                    self.customers.table = _scratch_copy(cursor, CUSTOMERS)
+                yield
+                if self.bulk:
+                    self.customers.create(cursor, self.load_stamp.now)
+                transaction.set_rollback(True)
+                return
             cursor.execute(f"LOCK TABLE {ORDERS} IN ACCESS EXCLUSIVE MODE")
             cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {ORDERS})")
             # Another import got in first: still correct, as one transaction of upserts.
@@ -76,7 +97,7 @@ class FirstOrderLoad(ChunkWriter):
                     rebuild = _drop_indexes(cursor, CUSTOMERS) + rebuild
             yield
             if self.bulk:
-                self.customers.create(cursor, timezone.now())
+                self.customers.create(cursor, self.load_stamp.now)
                 # More memory for the sorts of the index builds, for this transaction only.
                 cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
                 for statement in rebuild:
@@ -84,18 +105,16 @@ class FirstOrderLoad(ChunkWriter):
                 if self.customers.stale:
                     cursor.execute(
                         f"UPDATE {CUSTOMERS} SET updated_at = %s WHERE id = ANY(%s) AND updated_at < %s",
-                        [timezone.now(), self.customers.stale, self.started_at],
+                        [self.load_stamp.now, self.customers.stale, self.customers.touch_since],
                     )
                 # The planner's statistics, which autovacuum would otherwise gather a while later.
                 cursor.execute(f"ANALYZE {ORDERS}")
-            if self.dry_run:
-                transaction.set_rollback(True)
 
     def write(self, prepared: Prepared) -> tuple[bulk.UpsertResult, int]:
         with connection.cursor() as cursor:
-            now = timezone.now()
             if not self.bulk:
-                return self.write_chunk(cursor, prepared, now)
+                return self.write_chunk(cursor, prepared, self.load_stamp)
+            now = self.load_stamp.now
             customers_created = self.customers.resolve(cursor, prepared, now)
             frame = prepared.orders
             rows = {column: frame[column] for column in frame.columns if column != "customer_pk"}
@@ -103,7 +122,7 @@ class FirstOrderLoad(ChunkWriter):
             rows.update(created_at=now, updated_at=now)
             rows.update(insert_defaults(Order, rows))
             loaded = pd.DataFrame(rows, index=frame.index)[_ORDER_COLUMNS]
-            bulk.copy_rows(cursor, ORDERS, _ORDER_COLUMNS, loaded)
+            bulk.copy_rows(cursor, self.orders_table, _ORDER_COLUMNS, loaded)
             return bulk.UpsertResult(len(loaded), 0, 0), customers_created
 
 
@@ -120,8 +139,9 @@ class _CustomerKeys:
     load commits. So reading which customers exist, from any connection, stays true.
     """
 
-    def __init__(self, started_at):
-        self.started_at = started_at
+    def __init__(self):
+        self.touch_since = None  # customers stamped before this get stamped at the end
+        self.table = CUSTOMERS  # where new customers are COPYed (a dry run: a temporary copy)
         # Every customer this import has orders for: external ids and primary keys.
         self.known_keys, self.known_pks = pa.array([], type=pa.string()), np.empty(0, dtype=np.int64)
         self.new_keys: list[pa.Array] = []  # customers to create at the end, with their keys
@@ -144,7 +164,7 @@ class _CustomerKeys:
         if len(unknown) and self.look_up:
             cursor.execute(
                 f"SELECT external_id, id, updated_at < %s FROM {CUSTOMERS} WHERE external_id = ANY(%s)",
-                [self.started_at, unknown.to_pylist()],
+                [self.touch_since, unknown.to_pylist()],
             )
             found = cursor.fetchall()
             if found:
@@ -184,7 +204,7 @@ class _CustomerKeys:
                 "external_id": keys.take(pa.array(order)).to_pandas().astype("str"),
                 "created_at": now, "updated_at": now}
         rows.update(insert_defaults(Customer, rows))
-        bulk.copy_rows(cursor, CUSTOMERS, list(rows), pd.DataFrame(rows))
+        bulk.copy_rows(cursor, self.table, list(rows), pd.DataFrame(rows))
 
     def _positions(self, keys: pa.Array) -> np.ndarray:
         """Where each customer id is in ``known_keys``, -1 if not there. Arrow's hash lookup:
@@ -194,6 +214,15 @@ class _CustomerKeys:
     def _remember(self, keys: pa.Array, pks: np.ndarray) -> None:
         self.known_keys = pa.concat_arrays([self.known_keys, keys])
         self.known_pks = np.concatenate([self.known_pks, pks])
+
+
+def _scratch_copy(cursor, table: str) -> str:
+    """An empty temporary table shaped like ``table`` (types, NOT NULL, checks, its own ids),
+    gone with the transaction: a dry run's COPY checks the values as the real one would."""
+    copy = f"_dry_{table}"
+    cursor.execute(f"CREATE TEMPORARY TABLE {copy} "
+                   f"(LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS) ON COMMIT DROP")
+    return copy
 
 
 def _drop_indexes(cursor, table: str) -> list[str]:

@@ -11,8 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from segments.importing.cleaning import normalised
+from segments.importing.cleaning import has_byte, normalised
 from segments.importing.preparing import Prepared, RowPreparer
 from segments.importing.reading import Source
 from segments.importing.report import ImportFileError
@@ -20,7 +23,7 @@ from segments.importing.report import ImportFileError
 
 def prepared_chunks(source: Source, preparer: RowPreparer) -> Iterator[Prepared]:
     """Number the lines (header = 1), drop blank rows, prepare chunk after chunk."""
-    next_line = 2
+    next_line = source.first_line
     chunks = iter(source.chunks)
     current = next(chunks, None)
     while current is not None:
@@ -31,9 +34,14 @@ def prepared_chunks(source: Source, preparer: RowPreparer) -> Iterator[Prepared]
             # The file breaks further on: this chunk is still good and gets imported first.
             following, failure = None, exc
         started = time.perf_counter()
+        spans = _line_spans(current) if source.multiline else None
         chunk = normalised(current.reset_index(drop=True))
-        lines = np.arange(next_line, next_line + len(chunk), dtype=np.int64)
-        next_line += len(chunk)
+        if spans is None:
+            lines = np.arange(next_line, next_line + len(chunk), dtype=np.int64)
+            next_line += len(chunk)
+        else:
+            lines = next_line + np.cumsum(spans) - spans
+            next_line += int(spans.sum())
         if source.text and len(chunk.columns):
             blank = (chunk == "").all(axis=1).to_numpy()
             if blank.any():
@@ -45,6 +53,23 @@ def prepared_chunks(source: Source, preparer: RowPreparer) -> Iterator[Prepared]
         if failure is not None:
             raise failure
         current = following
+
+
+def _line_spans(chunk: pd.DataFrame) -> np.ndarray | None:
+    """How many lines of the file each row takes: one, plus the line breaks inside its
+    quoted cells (counted before cells are stripped). None when every row takes one. A look
+    at each column's buffer; a count only where a cell may have a line break."""
+    breaks = None
+    for column in chunk.columns:
+        values = chunk[column]
+        if not isinstance(values.dtype, pd.StringDtype):
+            continue
+        array = pa.array(values)
+        if not has_byte(array, ord("\n")):
+            continue
+        counts = pc.count_substring(array, "\n").fill_null(0).to_numpy(zero_copy_only=False)
+        breaks = counts if breaks is None else breaks + counts
+    return None if breaks is None else 1 + breaks.astype(np.int64)
 
 
 class _Failure:

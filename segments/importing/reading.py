@@ -11,10 +11,12 @@ other file, or one Arrow stumbles on, through pandas. Every cell comes as text.
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import os
+import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
@@ -22,39 +24,79 @@ import pandas as pd
 import pyarrow as pa
 from pyarrow import csv as arrow_csv
 
-from segments.importing.report import ImportFileError
+from segments.importing.report import ImportFileError, RowError
+
+# One character of UTF-8 beyond ASCII: rare in Windows-1252 text, where it reads as two
+# characters such as "Ã«".
+_UTF8_CHARACTER = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
-def _scan(stream) -> tuple[str, bool]:
+@dataclass
+class _Scan:
+    encoding: str
+    plain: bool = False  # UTF-8 with no quote, CR or NUL byte anywhere
+    # A file read as cp1252 that holds UTF-8 characters too: its first line that is not
+    # UTF-8, and that line's text.
+    mixed: tuple[int, str] | None = None
+
+
+def _scan(stream) -> _Scan:
     """The file's encoding, and whether it is plain CSV, in one read of the file.
 
     The encoding: utf-8-sig (or utf-16) when the file starts with a BOM, utf-8 when all of
     it decodes as UTF-8, else cp1252 (what Excel on Windows writes). Plain: UTF-8 with no
-    quote, CR or NUL byte anywhere, so Arrow's reader and pandas split it alike. Leaves the
-    stream where it was.
+    quote, CR or NUL byte anywhere, so Arrow's reader and pandas split it alike. A cp1252
+    file that also holds UTF-8 characters (two exports pasted together) is read wrong in
+    part whatever the choice: ``mixed`` says where. Leaves the stream where it was.
     """
     start = stream.tell()
     try:
         head = stream.read(4)
         if head.startswith(codecs.BOM_UTF8):
-            return "utf-8-sig", False
+            return _Scan("utf-8-sig")
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return "utf-16", False
+            return _Scan("utf-16")
         stream.seek(start)
         # The whole file, not a sample: an export is often ASCII for a million rows and
         # "Zoë" on the last one. Decoding runs at about 1 GB/s.
         decoder = codecs.getincrementaldecoder("utf-8")()
-        plain = True
+        plain, read = True, 0
         try:
             while block := stream.read(1 << 20):
                 decoder.decode(block)
+                read += len(block)
                 plain = plain and not (b'"' in block or b"\r" in block or b"\0" in block)
             decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252", False
-        return "utf-8", plain
+        except UnicodeDecodeError as exc:
+            # The decoder holds back the start of a character cut by the block's end.
+            at = start + read - (len(exc.object) - len(block)) + exc.start
+            return _Scan("cp1252", mixed=_mixed(stream, start, at))
+        return _Scan("utf-8", plain)
     finally:
         stream.seek(start)
+
+
+def _mixed(stream, start: int, at: int) -> tuple[int, str] | None:
+    """The line of the byte at ``at``, the first that is not UTF-8, and its text, when the
+    file holds UTF-8 characters before or after it; else None (a file of Windows-1252
+    throughout). Reads the file again, only for a file that is not UTF-8."""
+    stream.seek(start)
+    lines, ascii, head, left = 0, True, b"", at - start  # head: the line's part before ``at``
+    while left and (block := stream.read(min(left, 1 << 20))):
+        left -= len(block)
+        lines += block.count(b"\n")
+        ascii = ascii and block.isascii()
+        cut = block.rfind(b"\n")
+        head = block[cut + 1:] if cut >= 0 else head + block
+    tail = stream.read(1 << 16)
+    utf8 = not ascii or _UTF8_CHARACTER.search(tail, 1) is not None
+    while not utf8 and (block := stream.read(1 << 20)):
+        utf8 = _UTF8_CHARACTER.search(block) is not None
+    if not utf8:
+        return None
+    ends = tail.find(b"\n")
+    line = head + tail[:ends if ends >= 0 else len(tail)]
+    return lines + 1, line.decode("cp1252", errors="replace").rstrip("\r")
 
 
 @dataclass
@@ -66,6 +108,11 @@ class Source:
     encoding: str | None
     text: bool  # values are CSV text (else typed values from DataFrames)
     close: Callable[[], None] = lambda: None
+    warnings: list[RowError] = field(default_factory=list)  # doubts about the file as a whole
+    # Where the first data row starts (the header may span lines too), and whether a row may
+    # span lines (a quoted cell with a line break; never in a plain file).
+    first_line: int = 2
+    multiline: bool = False
 
 
 def open_source(source, *, encoding: str | None, chunk_rows: int) -> Source:
@@ -93,6 +140,7 @@ def open_source(source, *, encoding: str | None, chunk_rows: int) -> Source:
 
 def _csv_source(stream, *, encoding: str | None, chunk_rows: int, path: Path | None = None) -> Source:
     plain = False  # the whole file decoded as UTF-8 and has no quote, CR or NUL byte
+    warnings = []
     if isinstance(stream, io.TextIOBase):
         encoding, errors = None, "strict"
         sample = stream.read(65536)
@@ -104,10 +152,14 @@ def _csv_source(stream, *, encoding: str | None, chunk_rows: int, path: Path | N
                 raise ImportFileError(f"Unknown encoding {encoding!r}; try utf-8 or cp1252.") from None
             errors = "strict"
         else:
-            encoding, plain = _scan(stream)
+            scan = _scan(stream)
+            encoding, plain = scan.encoding, scan.plain
             # A guess of cp1252 is the fallback for "not UTF-8": the five bytes it leaves
             # undefined become U+FFFD instead of failing the import.
             errors = "replace" if encoding == "cp1252" else "strict"
+            if scan.mixed:
+                line, text = scan.mixed
+                warnings.append(RowError(line, "", text, _MIXED))
         sample = stream.read(65536).decode(encoding, errors="replace")
     stream.seek(0)
     options = dict(
@@ -127,6 +179,8 @@ def _csv_source(stream, *, encoding: str | None, chunk_rows: int, path: Path | N
         raise _decode_error(exc, encoding) from exc
     stream.seek(0)
     columns = [str(c).strip().lstrip("\ufeff") for c in header.columns]
+    _require_text_names(columns)
+    _require_unique_names(_header_names(sample, options["sep"], len(columns)) or columns)
     # Arrow's CSV reader is several times faster than pandas' and reads a plain file (UTF-8,
     # no quotes, no CR) into the same frames. Any line it fails on (short, long or blank)
     # hands the file back to pandas from the first chunk not yet yielded.
@@ -164,7 +218,49 @@ def _csv_source(stream, *, encoding: str | None, chunk_rows: int, path: Path | N
         finally:
             current.close()
 
-    return Source(columns=columns, chunks=chunks(), encoding=encoding, text=True)
+    return Source(columns=columns, chunks=chunks(), encoding=encoding, text=True, warnings=warnings,
+                  first_line=2 + sum(str(c).count("\n") for c in header.columns), multiline=not plain)
+
+
+_MIXED = (
+    "not UTF-8, unlike other lines of the file: the whole file was read as Windows-1252 (cp1252), so its "
+    'UTF-8 characters read wrong ("Zoë" as "ZoÃ«"). Save the file as UTF-8 throughout and import it again'
+)
+
+
+def _require_text_names(columns: list[str]) -> None:
+    """A column name with a NUL character would be an attribute's name, which PostgreSQL
+    cannot store: the header is damaged, or the file is not text."""
+    for number, name in enumerate(columns, start=1):
+        if "\x00" in name:
+            shown = name.replace("\x00", "\\x00")
+            raise ImportFileError(
+                f'Column {number} of the header, "{shown}", contains a NUL character (\\x00), which text never has: '
+                "is the file damaged, or in another encoding (give it, e.g. utf-16)?"
+            )
+
+
+def _header_names(sample: str, sep: str, count: int) -> list[str] | None:
+    """The header's names as the file writes them, stripped; None when they cannot be told
+    from the sample. pandas has renamed a name it saw twice ("email", "email.1")."""
+    try:
+        names = next(csv.reader(io.StringIO(sample), delimiter=sep))
+    except (csv.Error, StopIteration):
+        return None
+    return [name.strip().lstrip("\ufeff") for name in names] if len(names) == count else None
+
+
+def _require_unique_names(columns: list[str]) -> None:
+    """A name twice would make the second column an attribute called "email.1", or two
+    columns one: refuse the file, naming it."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(columns, start=1):
+        if name and name in seen:
+            raise ImportFileError(
+                f'The header names the column "{name}" twice (columns {seen[name]} and {number}): '
+                "rename or remove one, and import the file again."
+            )
+        seen.setdefault(name, number)
 
 
 def _arrow_chunks(path: Path, sep: str, width: int, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -210,8 +306,9 @@ def _decode_error(exc: UnicodeDecodeError, encoding) -> ImportFileError:
 
 
 def _guess_separator(sample: str) -> str:
-    """Comma, or the semicolon European Excel writes, or tab, or pipe: whichever the header uses most."""
-    header = sample.split("\n", 1)[0]
+    """Comma, or the semicolon European Excel writes, or tab, or pipe: whichever the header
+    uses most outside quotes ("Name; Surname",Email is comma-separated)."""
+    header = re.sub(r'"[^"]*"', "", sample).split("\n", 1)[0]
     counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     return best if counts[best] else ","
@@ -222,6 +319,8 @@ def _frame_source(frames: Iterator[pd.DataFrame], *, chunk_rows: int) -> Source:
     if first is None:
         return Source(columns=[], chunks=iter(()), encoding=None, text=False)
     columns = [str(c).strip() for c in first.columns]
+    _require_text_names(columns)
+    _require_unique_names(columns)
 
     def chunks():
         for frame in chain([first], frames):

@@ -14,12 +14,13 @@ _VALUE_SHOWN = 200  # characters of a rejected value kept in the report
 @dataclass
 class RowError:
     line: int  # line in the file; the header is line 1
-    column: str  # the file's column name
+    column: str  # the file's column name; "" when it is about the whole line
     value: str
     reason: str
 
     def __str__(self) -> str:
-        return f'line {self.line}, column "{self.column}": {self.reason} (value: "{self.value}")'
+        where = f'line {self.line}, column "{self.column}"' if self.column else f"line {self.line}"
+        return f'{where}: {self.reason} (value: "{self.value}")'
 
 
 @dataclass
@@ -40,6 +41,11 @@ class ImportReport:
     customers_created: int = 0  # by an orders import, for customer ids the database did not know
     first_load: bool = False  # orders loaded into an empty table, its indexes built once at the end
     errors_omitted: int = 0  # rejected-row details beyond MAX_ERRORS_KEPT
+    # Rows imported with a field left empty (its value was invalid, and the field is
+    # optional), and lines read in doubt (not UTF-8 in a UTF-8 file); at most
+    # MAX_ERRORS_KEPT listed, the rest counted.
+    warnings: list[RowError] = field(default_factory=list)
+    warnings_omitted: int = 0
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -64,6 +70,12 @@ class ImportReport:
             more = len(self.errors) - max_errors + self.errors_omitted
             if more > 0:
                 lines.append(f"  ... and {more:,} more")
+        if self.warnings:
+            lines.append("Warnings (rows imported; an invalid optional field was left empty):")
+            lines.extend(f"  {warning}" for warning in self.warnings[:max_errors])
+            more = len(self.warnings) - max_errors + self.warnings_omitted
+            if more > 0:
+                lines.append(f"  ... and {more:,} more")
         if self.first_load:
             lines.append("First load into the empty order table: one transaction, indexes built once at the end.")
         if self.dry_run:
@@ -71,13 +83,24 @@ class ImportReport:
         return lines
 
     def add_errors(self, errors: pd.DataFrame) -> None:
-        room = MAX_ERRORS_KEPT - len(self.errors)
-        kept = errors.iloc[: max(room, 0)]
-        self.errors.extend(
-            RowError(int(line), str(column), str(value)[:_VALUE_SHOWN], str(reason))
-            for line, column, value, reason in kept.itertuples(index=False)
-        )
-        self.errors_omitted += len(errors) - len(kept)
+        self.errors_omitted += _keep(self.errors, errors)
+
+    def add_warnings(self, warnings: pd.DataFrame | None) -> None:
+        if warnings is not None:
+            self.warnings_omitted += _keep(self.warnings, warnings)
+
+
+def _keep(kept: list[RowError], rows: pd.DataFrame) -> int:
+    """Append rows (line, column, value, reason) to ``kept`` up to MAX_ERRORS_KEPT; returns
+    how many did not fit."""
+    room = MAX_ERRORS_KEPT - len(kept)
+    taken = rows.iloc[: max(room, 0)]
+    # A NUL is shown as \x00: a report is stored as JSON, which PostgreSQL keeps without NULs.
+    kept.extend(
+        RowError(int(line), str(column), str(value)[:_VALUE_SHOWN].replace("\x00", "\\x00"), str(reason))
+        for line, column, value, reason in taken.itertuples(index=False)
+    )
+    return len(rows) - len(taken)
 
 
 class ImportFileError(ValueError):

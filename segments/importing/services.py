@@ -17,6 +17,7 @@ from functools import partial
 from django.conf import settings
 from django.utils import timezone
 
+from segments import selectors
 from segments.importing.cleaning import Context
 from segments.importing.fields import FORMATS, fields_for, plan_columns, required_for
 from segments.importing.first_load import FirstOrderLoad
@@ -30,9 +31,10 @@ from segments.importing.writing import ChunkWriter, write_customers, write_order
 def _run(*, kind, format, source, preparer_class, mapping, encoding, date_format, dry_run, on_rows) -> ImportReport:
     started = time.perf_counter()
     started_at = timezone.now()
-    ctx = Context(time_zone=settings.TIME_ZONE, phone_region=settings.PHONE_DEFAULT_REGION, date_format=date_format)
+    ctx = Context(time_zone=settings.TIME_ZONE, phone_region=settings.PHONE_DEFAULT_REGION, date_format=date_format,
+                  dates=selectors.plausible_order_dates())
     opened = open_source(source, encoding=encoding, chunk_rows=settings.IMPORT_CHUNK_ROWS)
-    report = ImportReport(kind=kind, encoding=opened.encoding, dry_run=dry_run)
+    report = ImportReport(kind=kind, encoding=opened.encoding, dry_run=dry_run, warnings=list(opened.warnings))
     timings = {"prepare": 0.0, "write": 0.0, "wait": 0.0}
     try:
         plan = plan_columns(opened.columns, fields_for(kind, format), mapping, required=required_for(kind, format))
@@ -57,6 +59,7 @@ def _run(*, kind, format, source, preparer_class, mapping, encoding, date_format
                     report.unchanged += result.unchanged
                     report.customers_created += customers_created
                     report.add_errors(prepared.errors)
+                    report.add_warnings(prepared.warnings)
                     if on_rows is not None:
                         on_rows(report.rows)
                     waited = time.perf_counter()
@@ -83,7 +86,7 @@ def _chunk_writer(kind: str, *, dry_run: bool, started_at: datetime, updates_cus
     """A transaction per chunk; for orders into an empty order table, one first load."""
     if kind == "customers":
         return ChunkWriter(write_customers, dry_run=dry_run)
-    write = partial(write_orders, touch_since=started_at)
+    write = partial(write_orders, started_at=started_at)
     if FirstOrderLoad.applies():
         return FirstOrderLoad(write, dry_run=dry_run, started_at=started_at, updates_customers=updates_customers)
     return ChunkWriter(write, dry_run=dry_run)

@@ -5,18 +5,24 @@ already done and a re-run is idempotent."""
 from __future__ import annotations
 
 import json
+import logging
+import random
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from django.db import connection, models, transaction
+from django.db import OperationalError, connection, models, transaction
 from django.utils import timezone
 
 from segcampaign import bulk
+from segments.changes import Stamp, changes_stamp
 from segments.importing.preparing import Prepared
 from segments.models import Customer, Order
+
+logger = logging.getLogger(__name__)
 
 
 def insert_defaults(model, columns) -> dict[str, object]:
@@ -40,19 +46,28 @@ def _upsert_defaults(model, columns) -> dict[str, object]:
 CUSTOMERS = Customer._meta.db_table
 ORDERS = Order._meta.db_table
 
-# Writes one prepared chunk with the cursor at time ``now``: (orders or customers upserted,
-# customers created for orders).
-ChunkWrite = Callable[[Any, Prepared, datetime], tuple[bulk.UpsertResult, int]]
+# A chunk the database aborts for one of these (deadlock_detected, serialization_failure) is
+# written again, at most this many times in all.
+RETRIED = {"40P01", "40001"}
+CHUNK_ATTEMPTS = 3
+
+# Writes one prepared chunk with the cursor, stamping what changes with the Stamp taken at
+# the start of its transaction: (orders or customers upserted, customers created for orders).
+ChunkWrite = Callable[[Any, Prepared, Stamp], tuple[bulk.UpsertResult, int]]
 
 
-def write_customers(cursor, prepared: Prepared, now) -> tuple[bulk.UpsertResult, int]:
-    frame, update = prepared.customers[0]
-    return upsert_customers(cursor, frame, update, now), 0
+def write_customers(cursor, prepared: Prepared, stamp: Stamp) -> tuple[bulk.UpsertResult, int]:
+    # Usually one upsert; more when some rows leave stored fields alone (formats.customers).
+    results = [upsert_customers(cursor, frame, update, stamp.now) for frame, update in prepared.customers]
+    total = bulk.UpsertResult(*(sum(getattr(r, f) for r in results) for f in ("created", "updated", "unchanged")))
+    return total, 0
 
 
-def write_orders(cursor, prepared: Prepared, now, *, touch_since) -> tuple[bulk.UpsertResult, int]:
+def write_orders(cursor, prepared: Prepared, stamp: Stamp, *, started_at: datetime) -> tuple[bulk.UpsertResult, int]:
     """The chunk's customers (new ones created), then its orders. Customers whose orders
-    change get updated_at = now unless it is at or after ``touch_since`` already."""
+    change get updated_at = stamp.now, once per import started at ``started_at``
+    (Stamp.touch_since)."""
+    now = stamp.now
     customers_created = 0
     for frame, update in prepared.customers:
         customers_created += upsert_customers(cursor, frame, update, now).created
@@ -64,7 +79,7 @@ def write_orders(cursor, prepared: Prepared, now, *, touch_since) -> tuple[bulk.
         # Incremental re-segmentation finds changed customers by updated_at. Once per import
         # is enough: a customer with orders in every chunk is not rewritten ten times.
         touch="customer_id",
-        touch_since=touch_since,
+        touch_since=stamp.touch_since(started_at),
     )
     return result, customers_created
 
@@ -87,8 +102,27 @@ class ChunkWriter:
         yield
 
     def write(self, prepared: Prepared) -> tuple[bulk.UpsertResult, int]:
-        with transaction.atomic(), connection.cursor() as cursor:
-            result = self.write_chunk(cursor, prepared, timezone.now())
-            if self.dry_run:
-                transaction.set_rollback(True)
-        return result
+        """Write one chunk in a transaction of its own; written again when the database aborts
+        it for a deadlock or a serialization failure (another import locked the same customers
+        in another order), up to CHUNK_ATTEMPTS times. Nothing of an aborted attempt stays."""
+        attempt = 1
+        while True:
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    result = self.write_chunk(cursor, prepared, self.stamp(cursor))
+                    if self.dry_run:
+                        transaction.set_rollback(True)
+                return result
+            except OperationalError as exc:
+                if attempt >= CHUNK_ATTEMPTS or getattr(exc.__cause__, "sqlstate", None) not in RETRIED:
+                    raise
+                attempt += 1
+                logger.warning("import chunk aborted by the database (%s), writing it again: attempt %d of %d",
+                               exc.__cause__.sqlstate, attempt, CHUNK_ATTEMPTS)
+                # The other transaction gets to finish first, whichever of the two it was.
+                time.sleep(random.uniform(0.05, 0.25) * attempt)
+
+    def stamp(self, cursor) -> Stamp:
+        """The first thing in a chunk's transaction. A dry run commits nothing, so it takes no
+        lock (a segmentation run never waits for it)."""
+        return Stamp(now=timezone.now(), refreshed=None) if self.dry_run else changes_stamp(cursor)

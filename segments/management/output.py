@@ -27,16 +27,21 @@ def print_import_report(command, report: ImportReport, *, as_json: bool) -> None
 
 def import_counts(label: str, report: ImportReport) -> str:
     """One line of counts, for commands that import as one step of something larger."""
+    warnings = len(report.warnings) + report.warnings_omitted
     return (
         f"{label}: {report.created:,} created, {report.updated:,} updated, "
         f"{report.unchanged:,} unchanged, {report.rejected:,} rejected"
+        + (f", {warnings:,} warnings" if warnings else "")
     )
 
 
 def rejected_rows(report: ImportReport, *, limit: int) -> list[str]:
-    lines = [f"  line {e.line}, {e.column} = {e.value!r}: {e.reason}" for e in report.errors[:limit]]
-    if len(report.errors) > limit:
-        lines.append(f"  ... and {len(report.errors) - limit} more")
+    """The rejected rows, then the warnings (rows kept with a field left empty), ``limit`` of each."""
+    lines = []
+    for prefix, rows in (("", report.errors), ("warning: ", report.warnings)):
+        lines.extend(f"  {prefix}line {e.line}, {e.column} = {e.value!r}: {e.reason}" for e in rows[:limit])
+        if len(rows) > limit:
+            lines.append(f"  ... and {len(rows) - limit} more")
     return lines
 
 
@@ -48,11 +53,14 @@ def print_run(command, run: SegmentationRun) -> None:
         return
     w(f"Segments: {run.k}. {run.k_reason}")
     if run.k_candidates:
-        w("  K  inertia        silhouette")
+        w("  K  inertia        silhouette  stability")
         for c in run.k_candidates:
             mark = "  <- chosen" if c["k"] == run.k else ""
             sil = "-" if c.get("silhouette") is None else f"{c['silhouette']:.3f}"
-            w(f"  {c['k']:<2} {c['inertia']:<14.1f} {sil}{mark}")
+            stability = "-" if c.get("stability") is None else f"{c['stability']:.3f}"
+            w(f"  {c['k']:<2} {c['inertia']:<14.1f} {sil:<11} {stability}{mark}")
+    for warning in run.warnings:
+        w(f"Warning: {warning['message']}")
     metrics = {k: v for k, v in run.metrics.items() if k in {"silhouette", "davies_bouldin", "calinski_harabasz"}}
     if metrics:
         w("Quality: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
@@ -96,6 +104,7 @@ def run_summary(run: SegmentationRun) -> dict:
         "k_reason": run.k_reason,
         "k_candidates": run.k_candidates,
         "metrics": run.metrics,
+        "warnings": run.warnings,
         "segments": [
             {key: p.get(key) for key in ("key", "name", "size", "share", "revenue_share", "description")}
             | {"profile": p}

@@ -5,7 +5,14 @@ tasks, the commands, admin) call these; reads go through segments.selectors."""
 from .customers import customers_mark_changed
 from .errors import USER_ERRORS, RunInProgress, SegmentationError
 from .membership import membership_write
-from .runs import DEFAULT_PARAMS, STAGES, segmentation_run_create, segmentation_run_execute
+from .runs import (
+    DEFAULT_PARAMS,
+    K_MAX,
+    STAGES,
+    segmentation_run_create,
+    segmentation_run_execute,
+    segmentation_run_not_started,
+)
 from .schedule import DAYS, Schedule, resegmentation_schedule, resegmentation_schedule_set
 from .stats import customer_stats_refresh
 
@@ -15,6 +22,7 @@ __all__ = [
     "resegmentation_schedule",
     "resegmentation_schedule_set",
     "DEFAULT_PARAMS",
+    "K_MAX",
     "STAGES",
     "USER_ERRORS",
     "RunInProgress",
@@ -24,4 +32,5 @@ __all__ = [
     "membership_write",
     "segmentation_run_create",
     "segmentation_run_execute",
+    "segmentation_run_not_started",
 ]

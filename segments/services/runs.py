@@ -30,17 +30,27 @@ from .stats import stats_refresh_for_run, stats_watermark
 
 logger = logging.getLogger(__name__)
 
-# Defaults for a run; any of them can be overridden per run through `params`.
+# Defaults for a run; any of them can be overridden per run through `params`. The K range that
+# `--k auto` tries comes from the settings (SEGMENT_K_MIN, SEGMENT_K_MAX).
 DEFAULT_PARAMS = {
     "seed": 42,
-    "k_min": 2,
-    "k_max": 12,
+    "k_min": settings.SEGMENT_K_MIN,
+    "k_max": settings.SEGMENT_K_MAX,
     "scaler": "standard",
     "k_sample": 50_000,
     "silhouette_sample": 5_000,
     "fit_sample": 50_000,
     "plot_sample": 3_000,
 }
+# The most segments a run may be asked for: more than a marketer can write campaigns for, and
+# each one costs a fit of the whole shop. The model stores K in a small integer.
+K_MAX = 50
+# numpy's seeds are unsigned 32-bit integers.
+SEED_RANGE = (0, 2**32 - 1)
+# Reference dates pandas can hold with room for day arithmetic (its timestamps end in 2262).
+AS_OF_RANGE = (dt.date(1900, 1, 1), dt.date(2200, 12, 31))
+# The most segments a run may try, as settings.py allows for SEGMENT_K_MAX: each K tried costs time.
+K_LIMIT = 20
 # Run options that are not numbers of the model (they change what the run does, not how it fits).
 RUN_OPTIONS = {"rebuild_stats"}
 # The stages of a run, by key (stored in run.stage and as keys of run.timings) with the words
@@ -60,8 +70,8 @@ STAGES = {
 }
 # What a run writes about itself, beside its lifecycle fields.
 RESULT_FIELDS = (
-    "algorithm", "features", "as_of", "base_run", "k", "k_candidates", "k_reason", "metrics", "profiles",
-    "model_state", "plot_data", "transitions", "moved", "n_customers", "stats_refreshed", "stats_watermark",
+    "algorithm", "features", "as_of", "base_run", "k", "k_candidates", "k_reason", "metrics", "warnings",
+    "profiles", "model_state", "plot_data", "transitions", "moved", "n_customers", "stats_refreshed", "stats_watermark",
 )
 
 
@@ -78,11 +88,30 @@ def segmentation_run_create(
     """A queued run, its request checked: a bad request is refused here, before any row exists."""
     if algorithm not in Algorithm.values:
         raise SegmentationError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(Algorithm.values)}")
-    if k is not None and k < 2:
-        raise SegmentationError(f"--k must be 'auto' or a whole number of at least 2, got {k}")
+    if k is not None and not 2 <= k <= K_MAX:
+        raise SegmentationError(
+            f"--k must be 'auto' or a whole number of segments, at most {K_MAX} and at least 2, got {k}"
+        )
+    for name in feature_names:
+        try:
+            features.check_feature_name(name)
+        except features.FeatureError as exc:
+            raise SegmentationError(str(exc)) from None
+    if as_of is not None and not AS_OF_RANGE[0] <= as_of <= AS_OF_RANGE[1]:
+        raise SegmentationError(f"--as-of must be a date from {AS_OF_RANGE[0]} to {AS_OF_RANGE[1]}, got {as_of}")
     unknown = set(params or {}) - set(DEFAULT_PARAMS) - RUN_OPTIONS
     if unknown:
         raise SegmentationError(f"unknown run parameter(s): {', '.join(sorted(unknown))}")
+    seed = (params or {}).get("seed")
+    if seed is not None and not (isinstance(seed, int) and SEED_RANGE[0] <= seed <= SEED_RANGE[1]):
+        raise SegmentationError(f"--seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {seed}")
+    params = {**DEFAULT_PARAMS, **(params or {})}
+    k_min, k_max = params["k_min"], params["k_max"]
+    if not (isinstance(k_min, int) and isinstance(k_max, int) and 2 <= k_min <= k_max <= K_LIMIT):
+        raise SegmentationError(
+            f"the numbers of segments to try must run from at least 2 to at most {K_LIMIT}, the least first: "
+            f"got --k-min {k_min} and --k-max {k_max}"
+        )
     if incremental and not clustering.ALGORITHMS[algorithm].has_centroids:
         raise SegmentationError(
             f"an incremental run places changed customers by nearest centroid, which {algorithm} does not have"
@@ -94,7 +123,7 @@ def segmentation_run_create(
         as_of=as_of,
         incremental=incremental,
         triggered_by=triggered_by,
-        params={**DEFAULT_PARAMS, **(params or {})},
+        params=params,
     )
 
 
@@ -127,6 +156,13 @@ def segmentation_run_execute(*, run_id: int, listener: Callable[[str, int], None
     return run
 
 
+def segmentation_run_not_started(*, run_id: int, reason: str) -> None:
+    """Fail a run that will not start (another run holds the lock), so no queued run is left behind."""
+    run = SegmentationRun.objects.get(pk=run_id)
+    if run.status == SegmentationRun.Status.QUEUED:
+        jobs.job_fail(run, error=f"not started: {reason}")
+
+
 def _claim(run_id: int) -> SegmentationRun:
     # A run whose worker died would hold the one-running lock forever: it is failed first,
     # found by its heartbeat (a long run that still beats is left alone).
@@ -154,8 +190,24 @@ def _reference(run: SegmentationRun) -> tuple[dt.date, dt.datetime | None]:
         if not Customer.objects.exists():
             raise SegmentationError("the shop is empty: import customers and orders first")
         return run.as_of or timezone.now().date(), None
+    if run.as_of is None:
+        _refuse_implausible_latest(latest)
     as_of = run.as_of or features.day_after(latest)
     return as_of, features.history_cutoff(as_of, latest)
+
+
+def _refuse_implausible_latest(latest: dt.datetime) -> None:
+    """An order dated after the last plausible day (9999-12-31 for "no date", a typo for
+    3024) would make everyone's recency centuries long: refuse, and say which order."""
+    _first, last = selectors.plausible_order_dates()
+    if last == dt.date.max or latest < timezone.make_aware(dt.datetime.combine(last + dt.timedelta(days=1), dt.time())):
+        return
+    order = selectors.latest_order()
+    raise SegmentationError(
+        f"order {order.external_id} of customer {order.customer.external_id} is dated {latest:%Y-%m-%d %H:%M} UTC, "
+        f"after {last} (IMPORT_LATEST_DATE), so every customer's recency would count from then: correct or delete "
+        "that order, or segment as of a date (--as-of)"
+    )
 
 
 def _feature_names(run: SegmentationRun) -> tuple[list[str], list[str]]:
@@ -199,12 +251,21 @@ def _execute_full(run: SegmentationRun, progress: jobs.Progress) -> None:
             "or cluster on customer attributes, e.g. --features products_purchased complains money_spent"
         )
     run.n_customers = len(frame)
+    names = _usable_features(run, frame, names)
     run.features = names
 
     if run.algorithm == Algorithm.RFM:
-        _fit_rfm(run, progress, frame)
+        _fit_rfm(run, progress, frame, names)
     else:
         _fit_clusters(run, progress, frame, names)
+
+
+def _usable_features(run: SegmentationRun, frame: pd.DataFrame, names: list[str]) -> list[str]:
+    """The features to cluster on, constant ones left out; what is left out or mostly missing is flagged."""
+    kept, constant = features.varying_features(frame, names)
+    missing = {name: float(frame[name].isna().mean()) for name in kept if name in frame.columns}
+    run.warnings = [*run.warnings, *clustering.constant_flags(constant), *clustering.missing_flags(missing)]
+    return kept
 
 
 def _fit_clusters(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataFrame, names: list[str]) -> None:
@@ -225,6 +286,7 @@ def _fit_clusters(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataF
             )
             k = choice.k
             run.k_candidates, run.k_reason = choice.candidates, choice.reason
+            run.warnings = [*run.warnings, *choice.flags]
         else:
             run.k_reason = f"K={k} was asked for"
 
@@ -249,6 +311,7 @@ def _fit_clusters(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataF
             run=run, profiles=profiles, auto_names=auto_names, centroids=result.centroids, matches=matches
         )
         _membership_save(run, frame, labels, segments, profiles)
+        run.warnings = [*run.warnings, *clustering.size_flags(run.profiles)]
         run.model_state = {
             "preprocess": prepared.state,
             "columns": prepared.columns,
@@ -301,8 +364,11 @@ def _match_previous(run: SegmentationRun, centroids: np.ndarray, columns: list[s
     return {label: None for label in range(len(centroids))}
 
 
-def _fit_rfm(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataFrame) -> None:
-    """Classic rule-based RFM segments: identity is the rule's name, no model to match."""
+def _fit_rfm(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataFrame, measured: list[str]) -> None:
+    """Classic rule-based RFM segments: identity is the rule's name, no model to match.
+
+    measured: the RFM features that differ between customers, on which the segments are evaluated.
+    """
     progress.stage("rfm", percent=55)
     names = clustering.rfm_segments(
         frame["r_score"].to_numpy(), frame["f_score"].to_numpy(), frame["m_score"].to_numpy()
@@ -313,17 +379,16 @@ def _fit_rfm(run: SegmentationRun, progress: jobs.Progress, frame: pd.DataFrame)
     run.k_reason = "the classic RFM grid assigns each customer to one of its named segments"
 
     progress.stage("evaluate", percent=70)
-    prepared = clustering.preprocess(features.select_features(frame, list(features.DEFAULT_FEATURES)))
+    prepared = clustering.preprocess(features.select_features(frame, measured))
     run.metrics = clustering.evaluate(prepared.X, labels, seed=run.params["seed"])
-    profiles = clustering.profile(
-        frame[_profile_columns(frame, list(features.DEFAULT_FEATURES))], labels, currency=settings.CURRENCY_SYMBOL
-    )
+    profiles = clustering.profile(frame[_profile_columns(frame, measured)], labels, currency=settings.CURRENCY_SYMBOL)
 
     progress.stage("save", percent=80)
     with transaction.atomic():
         segments = rfm_segments_save(run=run, profiles=profiles, names=present)
         _membership_save(run, frame, labels, segments, profiles)
-        run.model_state = {"features": list(features.DEFAULT_FEATURES), "columns": prepared.columns}
+        run.warnings = [*run.warnings, *clustering.size_flags(run.profiles, rule=True)]
+        run.model_state = {"features": measured, "columns": prepared.columns}
         run.plot_data = _plot_data(run, prepared.X, labels, frame, segments)
         run.save(update_fields=RESULT_FIELDS)
 
@@ -358,10 +423,12 @@ def _execute_incremental(run: SegmentationRun, progress: jobs.Progress) -> None:
     watermark = stats_watermark(run)
     if watermark is None:
         raise SegmentationError("the order stats were never built: run a full segmentation first")
-    changed = frames.changed_customer_ids(since=watermark)
 
     progress.stage("reaggregate", percent=10)
     stats_refresh_for_run(run)
+    # Read after the refresh took its watermark: every customer stamped up to it is in here
+    # (one stamped later may be too, and is placed again by the next run).
+    changed = frames.changed_customer_ids(since=watermark)
     as_of, before = _reference(run)
     if before is not None:
         raise SegmentationError("an incremental run cannot look back in time: use a full run with --as-of")
@@ -399,6 +466,7 @@ def _execute_incremental(run: SegmentationRun, progress: jobs.Progress) -> None:
         run.k_reason = f"kept the {len(keys)} segments of run {base.pk} (incremental)"
         run.model_state = state
         run.profiles = [{**p, "size": sizes.get(p.get("segment_id"), 0)} for p in base.profiles]
+        run.warnings = clustering.resized_flags(base.warnings, run.profiles)
         run.metrics = {"note": f"incremental run: quality metrics are those of run {base.pk}"}
         run.plot_data = base.plot_data
         run.save(update_fields=RESULT_FIELDS)

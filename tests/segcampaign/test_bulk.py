@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections
 
 from segcampaign import bulk
 from segments.models import Customer
@@ -181,3 +181,23 @@ def test_copy_rows_of_an_empty_frame_writes_nothing():
         cursor.execute("DROP TABLE copy_empty")
 
     assert (count, stored) == (0, 0)
+
+
+@pytest.mark.postgres
+def test_an_upsert_the_database_aborts_raises_that_error_not_a_cleanup_error():
+    # Dropping the temporary table in the aborted transaction used to fail in turn, and its
+    # InternalError hid the OperationalError that the import task retries on.
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    other.set_autocommit(False)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("LOCK TABLE segments_customer IN SHARE MODE")  # reads pass, writes wait
+        rows = pd.DataFrame({"external_id": ["a"], "first_name": ["A"]}, dtype="str")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '100ms'")
+            with pytest.raises(OperationalError, match="lock timeout"):
+                bulk.upsert_rows(cursor, table="segments_customer", key="external_id", rows=rows,
+                                 now=datetime.now(timezone.utc), insert_defaults={"attributes": "{}"})
+    finally:
+        other.rollback()
+        other.close()

@@ -161,3 +161,45 @@ def test_a_broker_that_refuses_the_task_fails_the_job_with_the_reason(django_cap
 
     run.refresh_from_db()
     assert run.status == "failed" and "could not reach the task queue: broker down" in run.error
+
+
+@pytest.mark.django_db
+def test_a_running_job_says_how_long_until_it_is_stale(settings):
+    settings.JOB_STALE_AFTER_SECONDS = 60
+    now = timezone.now()
+
+    beating = a_job(status="running", heartbeat_at=now - dt.timedelta(seconds=20))
+    silent = a_job(status="running", heartbeat_at=now - dt.timedelta(seconds=90))
+
+    assert beating.stale_in(now=now) == pytest.approx(40)
+    assert silent.stale_in(now=now) == 0
+    assert a_job().stale_in(now=now) == 0
+
+
+@pytest.mark.django_db
+def test_a_job_is_released_only_by_the_claim_running_it():
+    job = jobs.job_claim(ImportJob, pk=a_job().pk)
+    taken_over = ImportJob.objects.get(pk=job.pk)
+    ImportJob.objects.filter(pk=job.pk).update(attempts=2)  # another worker took it over
+
+    assert jobs.job_release(job) is False
+    ImportJob.objects.filter(pk=job.pk).update(attempts=1)
+    assert jobs.job_release(taken_over) is True
+    assert ImportJob.objects.get(pk=job.pk).status == "queued"
+    assert jobs.job_claim(ImportJob, pk=job.pk).attempts == 2
+
+
+@pytest.mark.django_db
+def test_stale_jobs_go_back_to_the_queue_until_they_were_started_too_often(settings):
+    settings.JOB_STALE_AFTER_SECONDS = 60
+    dead = a_job(status="running", attempts=1, heartbeat_at=ago(120), percent=40, stage="write")
+    dead_again = a_job(status="running", attempts=3, heartbeat_at=ago(120))
+    alive = a_job(status="running", attempts=1, heartbeat_at=ago(10))
+
+    requeued = jobs.jobs_requeue_stale(ImportJob, max_attempts=3)
+
+    assert [job.pk for job in requeued] == [dead.pk]
+    assert (requeued[0].status, requeued[0].percent, requeued[0].stage) == ("queued", 0, "")
+    dead_again.refresh_from_db(), alive.refresh_from_db()
+    assert dead_again.status == "failed" and "its worker stopped 3 times" in dead_again.error
+    assert alive.status == "running"

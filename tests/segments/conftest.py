@@ -1,8 +1,11 @@
 import datetime as dt
+import threading
+import time
 from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.db import connection
 
 from segments import services
 from segments.models import Customer, Membership, Order
@@ -66,3 +69,35 @@ def current_segments():
     return dict(
         Membership.objects.filter(ended_run__isnull=True).values_list("customer__external_id", "segment__key")
     )
+
+
+class Worker(threading.Thread):
+    """Runs `work` on a database connection of its own; `join_result` re-raises its error."""
+
+    def __init__(self, work):
+        super().__init__(daemon=True)
+        self.work, self.result, self.error = work, None, None
+
+    def run(self):
+        try:
+            self.result = self.work()
+        except BaseException as exc:  # handed to the test
+            self.error = exc
+        finally:
+            connection.close()
+
+    def join_result(self, timeout=120):
+        self.join(timeout)
+        assert not self.is_alive(), "the worker thread hung"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def until(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")

@@ -29,8 +29,11 @@ from segments.features import (
     ORDER_STATS_COLUMNS,
     FeatureError,
     build_features,
+    day_after,
+    history_cutoff,
     order_stats,
     select_features,
+    varying_features,
 )
 
 AS_OF = datetime.date(2024, 7, 1)
@@ -467,6 +470,28 @@ def test_a_feature_constant_apart_from_missing_values_is_refused():
         select_features(features, ["complains"])
 
 
+def test_features_the_same_for_every_customer_are_left_out_with_their_value():
+    stats = make_stats(
+        [1, 2, 3], frequency=[1, 1, 1], monetary=[10, 20, 30], last_order_at=["2024-06-01", "2024-05-01", "2024-04-01"]
+    )
+    customers = make_customers([1, 2, 3], complains=[1.0, np.nan, 1.0])
+    features = build_features(stats, as_of=AS_OF, customers=customers, attributes=["complains"])
+
+    kept, constant = varying_features(features, ["recency_days", "frequency", "monetary", "complains", "nope"])
+
+    assert kept == ["recency_days", "monetary", "nope"]  # an unknown name is select_features' to refuse
+    assert constant == {"frequency": 1.0, "complains": 1.0}
+
+
+def test_when_every_feature_is_the_same_for_everyone_nothing_tells_customers_apart():
+    stats = make_stats([1, 2, 3], frequency=[1, 1, 1], monetary=[10, 10, 10])
+    features = build_features(stats, as_of=AS_OF)
+
+    message = r"every feature asked for is the same for every customer \(frequency is 1, monetary is 10\)"
+    with pytest.raises(FeatureError, match=message):
+        varying_features(features, ["frequency", "monetary"])
+
+
 def test_a_non_numeric_feature_is_refused(shop):
     with pytest.raises(FeatureError, match="feature 'rfm_code' is not numeric"):
         select_features(shop, ["rfm_code"])
@@ -522,3 +547,11 @@ def test_scores_are_the_qcut_of_first_ranks_in_customer_id_order(big_shop):
     # The most recent, most frequent, biggest spenders score 5.
     assert buyers.loc[buyers["frequency"].idxmax(), "f_score"] == 5
     assert buyers.loc[buyers["recency_days"].idxmin(), "r_score"] == 5
+
+
+def test_the_day_after_the_last_date_there_is_is_that_date():
+    last = datetime.datetime(9999, 12, 31, 23, 59, tzinfo=datetime.UTC)
+
+    assert day_after(datetime.datetime(2024, 6, 30, 23, 30, tzinfo=datetime.UTC)) == AS_OF
+    assert day_after(last) == datetime.date.max
+    assert history_cutoff(AS_OF, last) == datetime.datetime(2024, 7, 1, tzinfo=datetime.UTC)

@@ -92,6 +92,27 @@ def test_the_elbow_axes_say_which_way_is_better():
     assert figure.layout.shapes == ()
 
 
+def test_the_elbow_draws_stability_on_the_second_axis_where_it_was_measured():
+    # A run of the elbow curve from 2 to 5 that tried K = 3 and 4 only.
+    candidates = [
+        {"k": 2, "inertia": 90.0},
+        {"k": 3, "inertia": 30.0, "silhouette": 0.74, "stability": 0.98},
+        {"k": 4, "inertia": 25.0, "silhouette": 0.55, "stability": 0.62},
+        {"k": 5, "inertia": 21.0},
+    ]
+
+    figure = plots.elbow_figure(candidates, chosen_k=3)
+
+    inertia, silhouette, stability, chosen = figure.data
+    assert list(inertia.y) == [90.0, 30.0, 25.0, 21.0]
+    assert list(silhouette.y) == [None, 0.74, 0.55, None]
+    assert stability.name == "stability" and list(stability.y) == [None, 0.98, 0.62, None]
+    assert stability.yaxis == "y2" and stability.line.dash == "dash"
+    assert chosen.name == "chosen K = 3"
+    assert figure.layout.title.text == "How many segments? Inertia, silhouette and stability per K"
+    assert figure.layout.yaxis2.title.text == "silhouette, stability (higher: better)"
+
+
 # --- Projection ---------------------------------------------------------------------------------
 
 

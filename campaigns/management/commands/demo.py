@@ -63,7 +63,7 @@ class Command(BaseCommand):
         for p in sorted(rfm.profiles, key=lambda p: -p["size"]):
             w(f"   {p['name']:<20} {p['size']:>6,} customers")
 
-        w(self.style.MIGRATE_HEADING("3. Segmentation by k-means, K chosen by elbow and silhouette"))
+        w(self.style.MIGRATE_HEADING("3. Segmentation by k-means, K chosen by elbow, silhouette and stability"))
         run = self._run()
         output.print_run(self, run)
 

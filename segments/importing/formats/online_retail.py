@@ -74,6 +74,7 @@ class OnlineRetailRows:
             skipped=skipped,
             rejected=int(problems.bad.sum()),
             errors=problems.frame(),
+            warnings=problems.warnings(),
             orders=orders,
             customers=_customers(lines_frame, orders),
         )

@@ -21,10 +21,15 @@ class OrderRows:
         self.plan, self.ctx = plan, ctx
         self.seen = FirstSeen()
         self.occurrences = Occurrences()
+        # With an amount column, quantity and unit price only describe the order: an invalid
+        # one is left empty (a warning). Without, they make the amount and must be valid.
+        self.optional = {name for name, spec in ORDER_FIELDS.items() if spec.optional}
+        if "amount" in plan.fields:
+            self.optional |= {"quantity", "unit_price"}
 
     def prepare(self, chunk: pd.DataFrame, lines: np.ndarray, final: bool) -> Prepared:
         plan, problems = self.plan, Problems(lines)
-        cleaned = clean_columns(problems, chunk, plan, ORDER_FIELDS, self.ctx)
+        cleaned = clean_columns(problems, chunk, plan, ORDER_FIELDS, self.ctx, optional=self.optional)
         require(problems, chunk, plan, cleaned, "customer_id", "customer id")
         require(problems, chunk, plan, cleaned, "ordered_at", "order date")
         if "external_id" in plan.fields:
@@ -58,9 +63,8 @@ class OrderRows:
         if "coupon_code" in cleaned:
             orders["coupon_code"] = cleaned["coupon_code"]
         if plan.extra:
-            orders["attributes"] = json_objects({c: chunk[c] for c in plan.extra})
+            orders["attributes"] = json_objects({c: chunk[c] for c in plan.extra}, problems)
         frame = pd.DataFrame(orders, index=chunk.index)[~problems.bad]
         customers = pd.DataFrame({"external_id": frame["customer_id"].unique()})
-        return Prepared(
-            rejected=int(problems.bad.sum()), errors=problems.frame(), orders=frame, customers=[(customers, ())]
-        )
+        return Prepared(rejected=int(problems.bad.sum()), errors=problems.frame(), warnings=problems.warnings(),
+                        orders=frame, customers=[(customers, ())])

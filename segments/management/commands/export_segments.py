@@ -1,6 +1,12 @@
-"""manage.py export_segments: one CSV row per customer with its segment and RFM figures."""
+"""manage.py export_segments: one CSV row per customer with its segment and RFM figures.
+
+Text that a spreadsheet would run as a formula (a customer id or segment name starting with =)
+is written with a leading single quote (segcampaign/csvsafe.py).
+"""
 
 from django.core.management.base import BaseCommand, CommandError
+
+from segcampaign.csvsafe import write_csv
 
 from segments import selectors
 from segments.models import SegmentationRun
@@ -25,5 +31,8 @@ class Command(BaseCommand):
         frame = selectors.segments_export(run=run)
         if frame is None:
             raise CommandError("no successful segmentation run yet: run `manage.py segment` first")
-        frame.to_csv(options["output"], index=False)
+        try:
+            write_csv(frame, options["output"])
+        except OSError as exc:
+            raise CommandError(f"--output: cannot write {options['output']}: {exc}") from None
         self.stdout.write(f"Wrote {len(frame):,} customers to {options['output']}")

@@ -1,5 +1,6 @@
 """generate_sample_data: a synthetic shop, written through the importers like any shop's files."""
 
+import argparse
 import datetime
 from pathlib import Path
 
@@ -7,18 +8,26 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from segcampaign.csvsafe import write_csv
 from segments.importing import import_customers, import_orders
 from segments.management import output
 from segments.sampledata import generate_shop
 
 _MAX_ERRORS_SHOWN = 20
+# More orders per customer than any shop has; the generator's time grows with it. (The
+# comparison refuses NaN too.)
+_MAX_ORDERS_PER_CUSTOMER = 1000
+# numpy's seeds are unsigned 32-bit integers.
+_MAX_SEED = 2**32 - 1
 
 
 def _date(value: str) -> datetime.date:
+    # argparse reports an ArgumentTypeError as a usage error; any other exception here would
+    # escape as a traceback, because arguments are parsed before the command runs.
     try:
         return datetime.date.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"--end-date must be YYYY-MM-DD, got {value!r}") from exc
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--end-date must be YYYY-MM-DD, got {value!r}") from None
 
 
 def _chunks(frame, rows):
@@ -51,8 +60,13 @@ class Command(BaseCommand):
     def handle(self, *args, customers, seed, end_date, orders_per_customer, output_dir, **options):
         if customers < 1:
             raise CommandError("--customers must be at least 1")
-        if orders_per_customer <= 0:
-            raise CommandError("--orders-per-customer must be positive")
+        if not (0 < orders_per_customer <= _MAX_ORDERS_PER_CUSTOMER):
+            raise CommandError(
+                f"--orders-per-customer must be more than 0 and at most {_MAX_ORDERS_PER_CUSTOMER}, "
+                f"got {orders_per_customer}"
+            )
+        if not 0 <= seed <= _MAX_SEED:
+            raise CommandError(f"--seed must be a whole number from 0 to {_MAX_SEED}, got {seed}")
         end = end_date or timezone.localdate()
         shop = generate_shop(customers=customers, seed=seed, end=end, orders_per_customer=orders_per_customer)
         self._describe(shop, seed=seed, end=end)
@@ -84,13 +98,18 @@ class Command(BaseCommand):
         self.stdout.write("  behaviour groups: " + ", ".join(f"{name} {count:,}" for name, count in mix.items()))
 
     def _write_csv(self, shop, directory):
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"--output-dir: cannot use {directory} as a directory: {exc}") from None
         for name, frame in (("customers", shop.customers), ("orders", shop.orders)):
             # Lower-case booleans: the form every importer reads, whatever its parser.
             booleans = frame.select_dtypes("bool").columns
             frame = frame.assign(**{col: frame[col].map({True: "true", False: "false"}) for col in booleans})
             path = directory / f"{name}.csv"
-            frame.to_csv(path, index=False)
+            # Phone numbers start with +, which a spreadsheet would take for a formula: they are
+            # written '+44..., which the importer reads back as the same number.
+            write_csv(frame, path)
             self.stdout.write(f"  wrote {path} ({len(frame):,} rows)")
 
     def _report(self, label, report):

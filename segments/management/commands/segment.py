@@ -31,7 +31,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--algorithm", choices=Algorithm.values, default=Algorithm.KMEANS)
-        parser.add_argument("--k", default="auto", help="'auto' (elbow and silhouette) or a number of segments")
+        parser.add_argument(
+            "--k", default="auto", help="'auto' (elbow, silhouette and stability) or a number of segments"
+        )
+        parser.add_argument(
+            "--k-min", type=int, metavar="N", help="with --k auto, the fewest segments to try (default SEGMENT_K_MIN)"
+        )
+        parser.add_argument(
+            "--k-max", type=int, metavar="M", help="with --k auto, the most segments to try (default SEGMENT_K_MAX)"
+        )
         parser.add_argument(
             "--features",
             nargs="+",
@@ -51,6 +59,9 @@ class Command(BaseCommand):
             params["seed"] = options["seed"]
         if options["rebuild_stats"]:
             params["rebuild_stats"] = True
+        for name in ("k_min", "k_max"):
+            if options[name] is not None:
+                params[name] = options[name]
         try:
             run = services.segmentation_run_create(
                 algorithm=options["algorithm"],
@@ -63,6 +74,10 @@ class Command(BaseCommand):
             )
             listener = None if options["json"] else self._progress
             run = services.segmentation_run_execute(run_id=run.pk, listener=listener)
+        except services.RunInProgress as exc:
+            # The run was created and cannot start: failed with the reason, not left queued.
+            services.segmentation_run_not_started(run_id=run.pk, reason=str(exc))
+            raise CommandError(str(exc)) from None
         except services.SegmentationError as exc:
             raise CommandError(str(exc)) from None
         if options["json"]:

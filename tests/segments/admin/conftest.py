@@ -7,6 +7,7 @@ import types
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.urls import reverse
 
@@ -22,6 +23,27 @@ UTC = datetime.timezone.utc
 def no_cached_choices():
     # The country filter caches its choices; a test must not see the previous test's countries.
     cache.clear()
+
+
+@pytest.fixture
+def staff_with(client, django_user_model):
+    """Log `client` in as a new staff member with exactly these permissions (codenames); returns the client.
+
+    The user is client.user; call it again for another user (the client switches to them).
+    """
+
+    def login(*codenames, username=None):
+        permissions = list(Permission.objects.filter(content_type__app_label="segments", codename__in=codenames))
+        assert sorted(p.codename for p in permissions) == sorted(codenames), "unknown permission codename"
+        user = django_user_model.objects.create_user(
+            username or f"staff{django_user_model.objects.count()}", password="not-used", is_staff=True
+        )
+        user.user_permissions.add(*permissions)
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return login
 
 
 def make_customer(external_id, **fields):

@@ -142,6 +142,30 @@ def test_the_customer_page_shows_totals_orders_and_attributes(admin_client, shop
     assert f"?customer__id__exact={shop.emma.pk}" in text
 
 
+def test_the_customer_page_hides_the_orders_from_staff_who_may_not_view_orders(staff_with, shop):
+    page = staff_with("view_customer").get(reverse("admin:segments_customer_change", args=[shop.emma.pk]))
+
+    assert page.status_code == 200
+    assert "Emma" in page.text
+    assert page.context["inline_admin_formsets"] == []
+    assert "Latest orders" not in page.text and "SAVE10" not in page.text
+
+
+def test_the_customer_page_shows_the_orders_to_staff_who_may_view_orders(staff_with, shop):
+    page = staff_with("view_customer", "view_order").get(reverse("admin:segments_customer_change", args=[shop.emma.pk]))
+
+    inline = page.context["inline_admin_formsets"][0]
+    assert [form.original.external_id for form in inline] == ["O3", "O2", "O1"]
+    assert "SAVE10" in page.text
+
+
+def test_the_customer_pages_are_refused_to_staff_without_the_view_permission_of_customers(staff_with, shop):
+    staff = staff_with("view_order", "view_segment")
+
+    assert staff.get(reverse("admin:segments_customer_change", args=[shop.emma.pk])).status_code == 403
+    assert staff.get(CUSTOMERS_URL).status_code == 403
+
+
 def test_the_customer_totals_are_right(admin_client, shop):
     customer_admin = admin.site._registry[Customer]
     emma = Customer.objects.get(pk=shop.emma.pk)
@@ -203,3 +227,17 @@ def test_changing_a_consent_in_admin_records_when_and_that_it_was_admin(admin_cl
     assert lukas.email_consent_at >= before
     assert lukas.sms_consent_source == ""  # unchanged consent keeps its record
     assert Order.objects.filter(customer=lukas).count() == 1
+
+
+def test_a_customer_with_orders_dated_0001_and_9999_shows_in_a_zone_behind_utc(admin_client, shop, settings):
+    settings.TIME_ZONE = "Europe/London"  # 0001-01-01 00:00 UTC is still year 0 there
+    Order.objects.create(customer=shop.nobody, external_id="LAST", amount=1,
+                         ordered_at=datetime.datetime(9999, 12, 31, 23, 59, tzinfo=UTC))
+    Order.objects.filter(external_id="O4").update(ordered_at=datetime.datetime(1, 1, 1, tzinfo=UTC))
+
+    customers = admin_client.get(CUSTOMERS_URL)
+    page = admin_client.get(reverse("admin:segments_customer_change", args=[shop.lukas.pk]))
+
+    assert customers.status_code == 200 and page.status_code == 200
+    assert customers.text.count("Jan. 1, 0001, midnight UTC") == 1  # Lukas's last order
+    assert page.text.count("Jan. 1, 0001, midnight UTC") == 3  # first and last order, and the order itself

@@ -1,8 +1,11 @@
 """Segmentation run admin: the run page over real runs of a small shop, the run list, Run now, the status endpoint."""
 
+import datetime
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from segments.models import Customer, Membership, Order, Segment, SegmentationRun
@@ -43,6 +46,30 @@ def test_the_run_page_draws_the_names_in_the_plot_legends(admin_client, segmente
 
     assert legend_of(html, "plot-projection-2d") == set(segmented.plot_data["names"].values())
     assert legend_of(html, "plot-projection-3d") == set(segmented.plot_data["names"].values())
+
+
+def test_the_run_page_draws_stability_and_shows_no_warnings_for_segments_fit_to_act_on(admin_client, segmented):
+    html = admin_client.get(run_url(segmented)).content.decode()
+
+    assert "stability" in legend_of(html, "plot-elbow")
+    assert 'id="warnings"' not in html
+    assert "Read it with the warnings above" not in html
+
+
+def test_the_run_page_puts_the_warnings_first_and_never_praises_a_result_unfit_to_act_on(admin_client, db):
+    make_shop(groups={"vip": 3, "lapsed": 40, "new": 2})
+    Customer.objects.update(attributes={"complains": 0})
+    run = segment_now(k=2, feature_names=["recency_days", "frequency", "monetary", "complains"])
+    assert run.status == SegmentationRun.Status.SUCCEEDED, run.error
+
+    html = admin_client.get(run_url(run)).content.decode()
+
+    assert 'id="warnings"' in html and "Not fit to act on as they are" in html
+    dominant = next(w for w in run.warnings if w["code"] == "dominant_segment")
+    left_out = next(w for w in run.warnings if w["code"] == "constant_feature_left_out")
+    assert html.index(escape(dominant["message"])) < html.index(escape(left_out["message"]))
+    assert html.index('id="warnings"') < html.index("How good are these segments?")
+    assert "Read it with the warnings above: they make these segments unfit to act on." in html
 
 
 def test_a_queued_run_shows_a_progress_bar_that_polls_its_status_and_no_plots(admin_client, db):
@@ -146,6 +173,23 @@ def test_run_now_refuses_a_bad_k_without_creating_a_run(admin_client, db):
     assert "The run was not started" in followed
 
 
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"k": "99999"}, "Number of segments: Enter &#x27;auto&#x27; or a whole number from 2 to 50."),
+        ({"k": "51"}, "Number of segments: Enter &#x27;auto&#x27; or a whole number from 2 to 50."),
+        ({"k": "auto", "attributes": "complains a'b"}, "a feature or attribute name may hold only letters"),
+    ],
+)
+def test_run_now_names_what_it_refuses_and_creates_no_run(admin_client, db, data, message):
+    response = admin_client.post(reverse("admin:segments_segmentationrun_run_now"), {"algorithm": "kmeans", **data})
+
+    assert response.status_code == 302
+    assert not SegmentationRun.objects.exists()
+    followed = admin_client.get(response.url).content.decode()
+    assert "The run was not started" in followed and message in followed
+
+
 def test_run_now_accepts_only_post(admin_client, db):
     assert admin_client.get(reverse("admin:segments_segmentationrun_run_now")).status_code == 405
 
@@ -168,6 +212,15 @@ def test_the_status_endpoint_reports_progress_as_json(admin_client, db):
         "error": "",
         "done": False,
     }
+
+
+@pytest.mark.parametrize("object_id", ["abc", "1.5", "99999999999999999999"])
+def test_the_status_endpoint_answers_404_for_an_id_that_names_no_run(admin_client, db, object_id):
+    SegmentationRun.objects.create()
+
+    response = admin_client.get(f"/admin/segments/segmentationrun/{object_id}/status/")
+
+    assert response.status_code == 404
 
 
 def test_the_status_endpoint_and_run_now_are_for_staff_only(client, db, django_user_model):
@@ -195,3 +248,120 @@ def test_staff_without_permission_to_start_runs_cannot_start_one(client, db, dja
     assert "run-now-form" not in listing
     assert response.status_code == 403
     assert not SegmentationRun.objects.exists()
+
+
+# --- permissions: the run pages need the view permission of runs, Run now the add permission ------
+
+
+def test_the_run_pages_are_refused_to_staff_without_the_view_permission_of_runs(staff_with, db):
+    run = SegmentationRun.objects.create(status=SegmentationRun.Status.RUNNING, percent=55, stage="fit")
+    staff = staff_with("view_segment", "view_customer")
+
+    for url in (run_url(run), run_url(run, "status"), reverse("admin:segments_segmentationrun_changelist")):
+        assert staff.get(url).status_code == 403, url
+
+
+def test_the_run_pages_open_for_staff_with_the_view_permission_of_runs(staff_with, db):
+    run = SegmentationRun.objects.create(status=SegmentationRun.Status.RUNNING, percent=55, stage="fit")
+    staff = staff_with("view_segmentationrun")
+
+    for url in (run_url(run), reverse("admin:segments_segmentationrun_changelist")):
+        assert staff.get(url).status_code == 200, url
+    assert staff.get(run_url(run, "status")).json()["percent"] == 55
+
+
+def test_staff_with_the_add_permission_of_runs_can_start_one(staff_with, db):
+    staff = staff_with("view_segmentationrun", "add_segmentationrun")
+
+    listing = staff.get(reverse("admin:segments_segmentationrun_changelist")).content.decode()
+    response = staff.post(reverse("admin:segments_segmentationrun_run_now"), {"algorithm": "kmeans", "k": "3"})
+
+    run = SegmentationRun.objects.get()
+    assert "run-now-form" in listing
+    assert response.status_code == 302 and response.url == run_url(run)
+    assert (run.k_requested, run.triggered_by) == (3, "admin")
+
+
+# --- a run whose worker died: shown, and failed by hand -------------------------------------------
+
+
+def stuck_run(minutes_silent=7):
+    silent_since = timezone.now() - datetime.timedelta(minutes=minutes_silent, seconds=5)
+    return SegmentationRun.objects.create(
+        status=SegmentationRun.Status.RUNNING, started_at=silent_since, heartbeat_at=silent_since, percent=30
+    )
+
+
+def staff_member(django_user_model, *codenames):
+    user = django_user_model.objects.create_user("operator", password="not-used", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+def test_a_run_whose_worker_is_silent_says_so_and_offers_to_fail_it(admin_client, settings):
+    settings.JOB_STALE_AFTER_SECONDS = 120
+    run = stuck_run()
+
+    html = admin_client.get(run_url(run)).content.decode()
+
+    assert "no sign of life for 7 minutes" in html
+    assert f'action="{run_url(run, "fail")}"' in html and "Mark this run failed" in html
+
+
+def test_a_run_that_still_beats_shows_no_warning(admin_client, settings):
+    settings.JOB_STALE_AFTER_SECONDS = 120
+    run = SegmentationRun.objects.create(status="running", started_at=timezone.now(), heartbeat_at=timezone.now())
+
+    html = admin_client.get(run_url(run)).content.decode()
+
+    assert "no sign of life" not in html
+    assert "Mark this run failed" in html  # an operator may still end it
+
+
+def test_a_stuck_run_failed_by_hand_frees_the_way_for_new_runs(admin_client):
+    run = stuck_run()
+
+    response = admin_client.post(run_url(run, "fail"))
+
+    run.refresh_from_db()
+    assert response.status_code == 302 and response.url == run_url(run)
+    assert run.status == "failed" and run.error.startswith("failed by hand by admin at ")
+    assert not SegmentationRun.objects.filter(status="running").exists()
+    page = admin_client.get(response.url).content.decode()
+    assert f"Run {run.pk} is marked failed" in page
+    assert "Mark this run failed" not in page
+
+
+def test_failing_a_finished_run_by_hand_changes_nothing(admin_client):
+    done = SegmentationRun.objects.create(status="succeeded")
+
+    response = admin_client.post(run_url(done, "fail"), follow=True)
+
+    done.refresh_from_db()
+    assert done.status == "succeeded" and done.error == ""
+    assert f"Run {done.pk} had already ended" in response.content.decode()
+
+
+def test_only_staff_who_may_change_runs_can_fail_one(client, db, django_user_model):
+    run = stuck_run()
+    viewer = staff_member(django_user_model, "view_segmentationrun")
+    client.force_login(viewer)
+
+    page = client.get(run_url(run)).content.decode()
+    refused = client.post(run_url(run, "fail"))
+    viewer.user_permissions.add(Permission.objects.get(codename="change_segmentationrun"))
+    allowed = client.post(run_url(run, "fail"))
+
+    assert "Mark this run failed" not in page and "no sign of life for 7 minutes" in page
+    assert refused.status_code == 403
+    assert allowed.status_code == 302
+    run.refresh_from_db()
+    assert run.status == "failed" and "failed by hand by operator" in run.error
+
+
+def test_failing_a_run_by_hand_takes_a_post(admin_client):
+    run = stuck_run()
+
+    assert admin_client.get(run_url(run, "fail")).status_code == 405
+    run.refresh_from_db()
+    assert run.status == "running"

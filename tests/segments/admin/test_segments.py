@@ -104,3 +104,38 @@ def test_segments_and_runs_cannot_be_added_or_deleted_by_hand(admin_client, segm
     assert admin_client.get(run_url(segmented, "delete")).status_code == 403
     assert admin_client.post(run_url(segmented), {"algorithm": "gmm"}).status_code == 403
     assert Segment.objects.filter(pk=segment.pk).exists()
+
+
+# --- who sees the members --------------------------------------------------------------------
+
+
+def _largest_segment_page(client):
+    segment = Segment.objects.order_by("-size").first()
+    return segment, client.get(reverse("admin:segments_segment_change", args=[segment.pk]))
+
+
+def test_a_segment_page_shows_only_how_many_members_to_staff_who_may_not_view_customers(staff_with, segmented):
+    segment, page = _largest_segment_page(staff_with("view_segment"))
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert f"Customers in this segment now ({segment.size})" in html
+    assert "Who they are is shown to those who may view customers." in html
+    members = Customer.objects.filter(memberships__segment=segment, memberships__ended_run__isnull=True)
+    for customer in members:
+        assert customer.external_id not in html and customer.email not in html
+
+
+def test_a_segment_page_lists_the_members_to_staff_who_may_view_customers(staff_with, segmented):
+    segment, page = _largest_segment_page(staff_with("view_segment", "view_customer"))
+
+    html = page.content.decode()
+    members = Customer.objects.filter(memberships__segment=segment, memberships__ended_run__isnull=True)
+    assert members and all(customer.email in html for customer in members)
+    assert "Who they are is shown" not in html
+
+
+def test_a_segment_page_is_refused_to_staff_without_the_view_permission_of_segments(staff_with, segmented):
+    segment, page = _largest_segment_page(staff_with("view_customer", "view_segmentationrun"))
+
+    assert page.status_code == 403

@@ -5,8 +5,9 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 UTC = dt.timezone.utc
 
 
-def errors_of(report):
-    return [(e.line, e.column, e.reason) for e in report.errors]
+def errors_of(report, which="errors"):
+    """The report's rejected rows (or its warnings) as (line, column, reason)."""
+    return [(e.line, e.column, e.reason) for e in getattr(report, which)]
 
 
 def write(tmp_path, text, name="file.csv", encoding="utf-8"):

@@ -4,7 +4,9 @@ result as the general path."""
 import datetime as dt
 from decimal import Decimal
 
+import pandas as pd
 import pytest
+from django.utils import timezone
 
 from segments.importing import import_orders
 from segments.models import Order
@@ -109,3 +111,50 @@ def test_plain_local_dates_read_the_same_whoever_parses_the_column(tmp_path, set
     if others:
         assert stored["E"] == dt.datetime(2024, 7, 1, 14, 0, tzinfo=UTC)
         assert [(line, reason[:10]) for line, _, reason in errors_of(report)] == [(5, "not a date")]
+
+
+def test_dates_outside_the_accepted_window_are_rejected_with_the_window_in_the_reason(tmp_path, settings):
+    settings.TIME_ZONE = "Europe/London"
+    settings.IMPORT_LATEST_DATE = dt.date(2026, 6, 30)
+    path = write(
+        tmp_path,
+        "order_id,customer_id,ordered_at,amount\n"
+        "A,1,9999-12-31,1\n"  # the "no date" of many ERP exports
+        "B,1,3024-01-05 10:00,1\n"  # a typo for 2024
+        "C,1,0001-01-01,1\n"
+        "D,1,1969-12-31 23:59,1\n"
+        "E,1,1970-01-01 00:00,1\n"  # the first day accepted (IMPORT_EARLIEST_DATE), local time
+        "F,1,2026-06-30 23:59,1\n"  # the last day accepted, local time (22:59 UTC)
+        "G,1,2026-07-01T01:30:00+02:00,1\n",  # 23:30 UTC on the 30th, but 00:30 on 1 July in London
+    )
+
+    report = import_orders(source=path)
+
+    window = "outside the dates accepted, 1970-01-01 to 2026-06-30 (IMPORT_EARLIEST_DATE, IMPORT_LATEST_DATE)"
+    assert errors_of(report) == [(line, "ordered_at", window) for line in (2, 3, 4, 5, 8)]
+    assert sorted(Order.objects.values_list("external_id", flat=True)) == ["E", "F"]
+
+
+def test_the_latest_date_accepted_is_tomorrow_unless_it_is_set(tmp_path, settings):
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    path = write(tmp_path, f"order_id,customer_id,ordered_at,amount\nA,1,{tomorrow} 23:00,1\n"
+                           f"B,1,{tomorrow + dt.timedelta(days=1)} 00:00,1\n")
+
+    report = import_orders(source=path)
+
+    assert [(line, reason[-67:]) for line, _, reason in errors_of(report)] == [
+        (3, f"1970-01-01 to {tomorrow} (IMPORT_EARLIEST_DATE, IMPORT_LATEST_DATE)")
+    ]
+
+
+def test_typed_dates_from_data_frames_meet_the_same_window(settings):
+    settings.IMPORT_EARLIEST_DATE = dt.date(2020, 1, 1)
+    frame = pd.DataFrame({
+        "order_id": ["A", "B"], "customer_id": ["1", "1"], "amount": [1.0, 2.0],
+        "ordered_at": pd.to_datetime(["2019-12-31 23:00", "2020-01-01 00:00"]).tz_localize("UTC"),
+    })
+
+    report = import_orders(source=frame)
+
+    assert [(line, column) for line, column, _ in errors_of(report)] == [(2, "ordered_at")]
+    assert list(Order.objects.values_list("external_id", flat=True)) == ["B"]

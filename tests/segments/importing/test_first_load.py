@@ -4,6 +4,7 @@ indexes and constraints built once at the end, all in one transaction."""
 import datetime as dt
 
 import pytest
+from django.core.files.base import ContentFile
 from django.db import connection
 from django.utils import timezone
 
@@ -11,6 +12,7 @@ from segcampaign import bulk, jobs
 from segments.importing import ImportFileError, import_orders
 from segments.models import Customer, Order
 
+from ..conftest import Worker
 from .conftest import FIXTURES
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -164,9 +166,8 @@ def test_a_first_load_job_shows_its_progress_while_it_runs(tmp_path, small_chunk
     from segments.importing import import_job_run
     from segments.models import ImportJob
 
-    settings.MEDIA_ROOT = tmp_path
-    orders_csv(tmp_path, 12)
-    job = ImportJob.objects.create(kind=ImportJob.Kind.ORDERS, options={}, file="orders.csv")
+    job = ImportJob(kind=ImportJob.Kind.ORDERS, options={})
+    job.file.save("orders.csv", ContentFile(orders_csv(tmp_path, 12).read_bytes()))  # where uploads are kept
     seen_meanwhile = []
     real_copy = bulk.copy_rows
 
@@ -270,3 +271,45 @@ def test_with_customers_already_there_their_indexes_stay(tmp_path, small_chunks,
 
     assert report.first_load and report.customers_created == 6
     assert not any("customer_phone" in s for s in statements)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dry_run_into_the_empty_table_locks_nothing_and_keeps_the_indexes_throughout(tmp_path, small_chunks,
+                                                                                       monkeypatch):
+    Customer.objects.create(external_id="C1")
+    before, customers_before = catalog(), customer_catalog()
+    seen = []
+    real_copy = bulk.copy_rows
+
+    def meanwhile():  # on a connection of its own
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '1s'")  # a lock held by the dry run fails this
+        customer = Customer.objects.create(external_id=f"other-{len(seen)}")
+        Order.objects.create(customer=customer, external_id=f"other-{len(seen)}", ordered_at=timezone.now(),
+                             amount=1)
+        Order.objects.filter(customer=customer).delete()
+        return Order.objects.count()
+
+    def watching_copy(cursor, table, columns, rows, **options):
+        # Inside the dry run's transaction: its own view of the catalog, the locks it holds,
+        # and another connection that reads and writes both tables without waiting.
+        seen.append((catalog() == before, customer_catalog() == customers_before))
+        with connection.cursor() as own:
+            own.execute("SELECT mode FROM pg_locks WHERE pid = pg_backend_pid() AND relation IN "
+                        "('segments_order'::regclass, 'segments_customer'::regclass)")
+            seen.append({mode for (mode,) in own.fetchall()})
+        other = Worker(meanwhile)
+        other.start()
+        assert other.join_result(timeout=30) == 0
+        return real_copy(cursor, table, columns, rows, **options)
+
+    monkeypatch.setattr(bulk, "copy_rows", watching_copy)
+
+    report = import_orders(source=orders_csv(tmp_path, 10), dry_run=True)
+
+    assert report.first_load and (report.created, report.customers_created) == (10, 6)
+    assert seen and all(s == (True, True) for s in seen[0::2])
+    assert all(modes <= {"AccessShareLock"} for modes in seen[1::2])
+    assert Order.objects.count() == 0
+    assert Customer.objects.count() == 1 + len(seen) // 2  # the other connection's customers
+    assert (catalog(), customer_catalog()) == (before, customers_before)

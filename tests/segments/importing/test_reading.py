@@ -124,3 +124,76 @@ def test_a_file_reads_into_the_same_chunks_from_a_path_as_from_a_stream(tmp_path
     assert len(from_path) == len(from_stream) >= 3
     for ours, pandas_own in zip(from_path, from_stream):
         pd.testing.assert_frame_equal(ours, pandas_own, check_exact=True)
+
+
+def test_a_nul_in_the_header_refuses_the_file_naming_the_column(tmp_path):
+    path = write(tmp_path, "customer_id,first_name,no\x00te\n1,Ann,x\n")
+
+    with pytest.raises(ImportFileError, match=r'Column 3 of the header, "no\\x00te", contains a NUL character'):
+        import_customers(source=path)
+    with pytest.raises(ImportFileError, match="Column 2 of the header"):
+        import_customers(source=pd.DataFrame({"customer_id": ["1"], "a\x00": ["x"]}))
+    assert not Customer.objects.exists()
+
+
+def test_a_utf8_file_with_a_windows_1252_line_is_read_with_a_warning_naming_that_line(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("customer_id,first_name\n1,Zoë\n2,Ann\n".encode() + "3,Zoë\n".encode("cp1252")
+                     + "4,Åsa\n".encode())
+
+    report = import_customers(source=path)
+
+    assert report.encoding == "cp1252" and report.created == 4
+    assert [(w.line, w.column, w.value) for w in report.warnings] == [(4, "", "3,Zoë")]
+    assert report.warnings[0].reason.startswith("not UTF-8, unlike other lines of the file: the whole file was "
+                                                "read as Windows-1252 (cp1252)")
+    assert str(report.warnings[0]).startswith('line 4: not UTF-8')
+
+
+@pytest.mark.parametrize("text", [
+    "customer_id,first_name\n1,Zoë\n",  # Windows-1252 throughout: nothing to warn of
+    "customer_id,first_name\n1,Zoe\n2,Ren\xe9e\n",
+])
+def test_a_file_of_windows_1252_throughout_is_read_without_a_warning(tmp_path, text):
+    path = write(tmp_path, text, encoding="cp1252")
+
+    report = import_customers(source=path)
+
+    assert report.encoding == "cp1252" and report.warnings == []
+
+
+def test_a_utf8_character_after_the_first_windows_1252_line_is_found_too(tmp_path, settings):
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("customer_id,first_name\n1,Zoë\n".encode("cp1252") + b"2,Ann\n" * 300_000
+                     + "3,Zoë\n".encode())  # more than one block of the scan after the bad byte
+
+    report = import_customers(source=path, dry_run=True)
+
+    assert [(w.line, w.column) for w in report.warnings] == [(2, "")]
+
+
+@pytest.mark.parametrize("header", ["customer_id,email,email", "customer_id,email, email"])
+def test_a_column_named_twice_refuses_the_file_naming_it(tmp_path, header):
+    path = write(tmp_path, f"{header}\n1,a@example.com,b@example.com\n")
+
+    with pytest.raises(ImportFileError, match='The header names the column "email" twice [(]columns 2 and 3[)]'):
+        import_customers(source=path)
+    assert not Customer.objects.exists()
+
+
+def test_a_column_named_email_1_is_not_a_duplicate_and_empty_names_are_not_either(tmp_path):
+    path = write(tmp_path, "customer_id,email,email.1,,\n1,a@example.com,b,,\n")
+
+    import_customers(source=path)
+
+    assert Customer.objects.get().attributes == {"email.1": "b"}
+
+
+@pytest.mark.parametrize("header", ['"Name; Surname",customer_id', '"Last; First; Title",customer_id'])
+def test_separators_inside_quoted_names_do_not_count(tmp_path, header):
+    path = write(tmp_path, f'{header}\n"A; B",7\n')
+
+    import_customers(source=path)
+
+    customer = Customer.objects.get()
+    assert customer.external_id == "7" and list(customer.attributes.values()) == ["A; B"]

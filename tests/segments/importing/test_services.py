@@ -15,7 +15,7 @@ def test_a_dry_run_reports_everything_and_writes_nothing():
     report = import_customers(source=FIXTURES / "customers.csv", dry_run=True)
 
     assert report.dry_run is True
-    assert (report.created, report.rejected, len(report.errors)) == (2, 6, 7)
+    assert (report.created, report.rejected, len(report.errors), len(report.warnings)) == (6, 2, 2, 5)
     assert not Customer.objects.exists()
 
 

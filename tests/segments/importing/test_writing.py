@@ -2,14 +2,20 @@
 whose orders change get a fresh updated_at (incremental segmentation reads it)."""
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import OperationalError
+from django.db.models import Count
 from django.utils import timezone
 
+from segcampaign import bulk
 from segments.importing import import_customers, import_orders
+from segments.importing.writing import CHUNK_ATTEMPTS
 from segments.models import Customer, Order
 
+from ..conftest import Worker
 from .conftest import FIXTURES, UTC, write
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +27,7 @@ def test_reimporting_the_same_customers_file_changes_nothing():
 
     report = import_customers(source=FIXTURES / "customers.csv")
 
-    assert (report.created, report.updated, report.unchanged, report.rejected) == (0, 0, 2, 6)
+    assert (report.created, report.updated, report.unchanged, report.rejected) == (0, 0, 6, 2)
     assert dict(Customer.objects.values_list("external_id", "updated_at")) == before
 
 
@@ -117,3 +123,86 @@ def test_an_order_moved_to_another_customer_bumps_both_customers_and_no_one_else
     assert Order.objects.get(external_id="O1").customer.external_id == "B"
     bumped = {c.external_id for c in Customer.objects.all() if c.updated_at > long_ago}
     assert bumped == {"A", "B"}
+
+
+def orders_for(tmp_path, name, customers):
+    lines = "".join(f"{name}-{i},{customer},2024-03-01 10:00,10.00,1\n" for i, customer in enumerate(customers))
+    return write(tmp_path, "order_id,customer_id,ordered_at,amount,quantity\n" + lines, name=f"{name}.csv")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_the_same_new_customers_in_opposite_orders_both_succeed(tmp_path, monkeypatch):
+    # Each inserts the new customers of its chunk in one statement: in file order, A would
+    # lock C0001 first and B C2000, and they would meet in the middle, each waiting for the other.
+    Customer.objects.create(external_id="existing")
+    Order.objects.create(customer=Customer.objects.get(), external_id="seed", ordered_at=timezone.now(),
+                         amount=Decimal("1.00"))  # not a first load: chunks of upserts
+    customers = [f"C{i:04d}" for i in range(1, 2001)]
+    both_ready = threading.Barrier(2, timeout=30)
+    real_upsert = bulk.upsert_rows
+
+    def upsert_together(cursor, **options):
+        if options["table"] == "segments_customer":
+            both_ready.wait()  # both at the customers' INSERT at once
+        return real_upsert(cursor, **options)
+
+    monkeypatch.setattr(bulk, "upsert_rows", upsert_together)
+    a = Worker(lambda: import_orders(source=orders_for(tmp_path, "A", customers)))
+    b = Worker(lambda: import_orders(source=orders_for(tmp_path, "B", customers[::-1])))
+    a.start(), b.start()
+
+    reports = [a.join_result(), b.join_result()]
+
+    assert [r.created for r in reports] == [2000, 2000]
+    assert sum(r.customers_created for r in reports) == 2000
+    assert Customer.objects.count() == 2001
+    assert Order.objects.count() == 4001
+    assert set(Customer.objects.annotate(n=Count("orders")).exclude(external_id="existing")
+               .values_list("n", flat=True)) == {2}
+
+
+@pytest.mark.postgres
+def test_a_chunk_the_database_aborts_with_a_deadlock_is_written_again(tmp_path, monkeypatch):
+    real_upsert = bulk.upsert_rows
+    attempts = []
+
+    def deadlocked_once(cursor, **options):
+        if options["table"] == "segments_order":
+            attempts.append(1)
+            if len(attempts) == 1:
+                cursor.execute("DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' "
+                               "USING ERRCODE = 'deadlock_detected'; END $$")
+        return real_upsert(cursor, **options)
+
+    monkeypatch.setattr(bulk, "upsert_rows", deadlocked_once)
+    Order.objects.create(customer=Customer.objects.create(external_id="C1"), external_id="seed",
+                         ordered_at=timezone.now(), amount=Decimal("1.00"))
+
+    report = import_orders(source=orders_for(tmp_path, "A", ["C1", "C2", "C3"]))
+
+    assert len(attempts) == 2 and report.created == 3 and report.customers_created == 2
+    assert Order.objects.count() == 4 and Customer.objects.count() == 3
+
+
+@pytest.mark.postgres
+def test_a_chunk_that_keeps_deadlocking_fails_after_a_few_attempts(tmp_path, monkeypatch):
+    real_upsert = bulk.upsert_rows
+    attempts = []
+
+    def always_deadlocked(cursor, **options):
+        if options["table"] == "segments_order":
+            attempts.append(1)
+            cursor.execute("DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' "
+                           "USING ERRCODE = 'deadlock_detected'; END $$")
+        return real_upsert(cursor, **options)
+
+    monkeypatch.setattr(bulk, "upsert_rows", always_deadlocked)
+    Order.objects.create(customer=Customer.objects.create(external_id="C1"), external_id="seed",
+                         ordered_at=timezone.now(), amount=Decimal("1.00"))
+
+    with pytest.raises(OperationalError, match="deadlock detected"):
+        import_orders(source=orders_for(tmp_path, "A", ["C1", "C2"]))
+
+    assert len(attempts) == CHUNK_ATTEMPTS
+    assert Order.objects.count() == 1

@@ -23,10 +23,11 @@ def run(*args):
 def test_import_customers_prints_the_counts_and_the_rejected_rows():
     output = run("import_customers", str(FIXTURES / "customers.csv"))
 
-    assert "8 rows read (utf-8): 2 customers created, 0 updated, 0 unchanged, 6 rows rejected, 0 skipped" in output
-    assert 'line 4, column "email": not a valid email address (value: "not-an-email")' in output
+    assert "8 rows read (utf-8): 6 customers created, 0 updated, 0 unchanged, 2 rows rejected, 0 skipped" in output
     assert 'line 8, column "customer_id": duplicate customer id: already on line 2 (value: "C001")' in output
-    assert Customer.objects.count() == 2
+    warnings = output[output.index("Warnings (rows imported; an invalid optional field was left empty):"):]
+    assert 'line 4, column "email": not a valid email address (value: "not-an-email")' in warnings
+    assert Customer.objects.count() == 6
 
 
 def test_a_second_run_reports_everything_unchanged():
@@ -39,11 +40,24 @@ def test_a_second_run_reports_everything_unchanged():
 
 def test_it_prints_twenty_rejected_rows_and_counts_the_rest(tmp_path):
     path = tmp_path / "bad.csv"
+    path.write_text("customer_id,email\n" + "".join(f",a{i}@example.com\n" for i in range(25)))
+
+    output = run("import_customers", str(path))
+
+    assert output.count("missing customer id") == 20
+    assert "... and 5 more" in output
+
+
+def test_it_prints_twenty_warnings_and_counts_the_rest(tmp_path):
+    path = tmp_path / "bad.csv"
     path.write_text("customer_id,email\n" + "".join(f"{i},nope{i}\n" for i in range(25)))
 
     output = run("import_customers", str(path))
 
+    assert "25 customers created, 0 updated, 0 unchanged, 0 rows rejected" in output
     assert output.count("not a valid email address") == 20
+    assert output.index("Warnings (rows imported; an invalid optional field was left empty):") < output.index(
+        'line 2, column "email": not a valid email address (value: "nope0")')
     assert "... and 5 more" in output
 
 
@@ -51,10 +65,11 @@ def test_json_prints_the_whole_report():
     output = run("import_customers", str(FIXTURES / "customers.csv"), "--json")
 
     report = json.loads(output)
-    assert (report["rows"], report["created"], report["rejected"]) == (8, 2, 6)
-    assert len(report["errors"]) == 7
-    assert report["errors"][0] == {"line": 4, "column": "email", "value": "not-an-email",
-                                   "reason": "not a valid email address"}
+    assert (report["rows"], report["created"], report["rejected"]) == (8, 6, 2)
+    assert len(report["errors"]) == 2 and len(report["warnings"]) == 5 and report["warnings_omitted"] == 0
+    assert report["warnings"][0] == {"line": 4, "column": "email", "value": "not-an-email",
+                                     "reason": "not a valid email address"}
+    assert report["errors"][0] == {"line": 7, "column": "customer_id", "value": "", "reason": "missing customer id"}
     assert report["encoding"] == "utf-8" and report["dry_run"] is False
 
 

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from segments import clustering, selectors, services
@@ -31,6 +32,10 @@ def test_it_segments_a_shop_into_its_behaviour_groups(shop):
     assert {"projection", "rfm_heatmap", "names"} <= set(result.plot_data)
     assert set(result.timings) >= {"aggregate", "fit", "total"}
     assert result.model_state["columns"] == ["recency_days", "frequency", "monetary"]
+    # Every K tried carries its stability; three clear groups carry no warning.
+    assert [c["k"] for c in result.k_candidates if "stability" in c] == list(range(3, 11))
+    assert next(c for c in result.k_candidates if c["k"] == 3)["stability"] == 1.0
+    assert result.warnings == []
 
 
 def test_a_refit_keeps_segment_keys_and_the_names_marketers_gave(shop):
@@ -109,6 +114,22 @@ def test_an_incremental_run_re_places_only_changed_customers(shop):
     assert CustomerStats.objects.get(pk=lapsed.pk).frequency >= 14
 
 
+def test_an_incremental_run_keeps_the_models_warnings_and_measures_the_sizes_anew(db):
+    make_shop(groups={"vip": 3, "lapsed": 40, "new": 2})
+    Customer.objects.update(attributes={"complains": 0})
+    base = run(k=2, feature_names=["recency_days", "frequency", "monetary", "complains"])
+    assert [w["code"] for w in base.warnings] == ["constant_feature_left_out", "dominant_segment"]
+    newcomer = Customer.objects.get(external_id="C0044")
+    Order.objects.create(customer=newcomer, external_id="again", ordered_at=NOW, amount=55, quantity=1)
+    Customer.objects.filter(pk=newcomer.pk).update(updated_at=timezone.now())
+
+    incremental = run(incremental=True)
+
+    assert incremental.status == SegmentationRun.Status.SUCCEEDED, incremental.error
+    assert [w["code"] for w in incremental.warnings] == ["constant_feature_left_out", "dominant_segment"]
+    assert incremental.warnings[0] == base.warnings[0]
+
+
 def test_the_rfm_algorithm_needs_no_model(shop):
     result = run(algorithm="rfm")
 
@@ -122,7 +143,6 @@ def test_the_rfm_algorithm_needs_no_model(shop):
     "kwargs, message",
     [
         ({"feature_names": ["recency_days", "nope"]}, "nope"),
-        ({"k": 500}, "too few"),
     ],
 )
 def test_bad_requests_fail_with_a_clear_reason(shop, kwargs, message):
@@ -130,6 +150,17 @@ def test_bad_requests_fail_with_a_clear_reason(shop, kwargs, message):
 
     assert result.status == SegmentationRun.Status.FAILED
     assert message in result.error
+
+
+def test_more_segments_than_customers_fail_with_a_clear_reason(db):
+    # Was k=500 on the 60-customer shop; a K above services.K_MAX is now refused before the
+    # run exists, so a smaller shop asks for more segments than it has customers.
+    make_shop(groups={"vip": 10, "lapsed": 10, "new": 10})
+
+    result = run(k=40)
+
+    assert result.status == SegmentationRun.Status.FAILED
+    assert "too few" in result.error
 
 
 def test_an_empty_shop_is_a_clear_error(db):
@@ -178,13 +209,99 @@ def test_a_segment_retired_by_an_rfm_run_comes_back_with_its_key(shop):
     assert Segment.objects.filter(key__in=[p["key"] for p in first.profiles], is_active=True).count() == 3
 
 
-def test_an_all_constant_feature_is_a_clear_error(shop):
+def test_a_feature_the_same_for_every_customer_is_left_out_with_a_warning(shop):
     Customer.objects.update(attributes={"complains": 0})
 
     result = run(feature_names=["recency_days", "complains"])
 
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    assert result.features == result.model_state["features"] == ["recency_days"]
+    assert result.warnings == [
+        {
+            "code": "constant_feature_left_out",
+            "message": "'complains' is 0 for every customer, so it cannot tell customers apart and was left out.",
+        }
+    ]
+
+
+def test_a_run_whose_every_feature_is_the_same_for_everyone_fails_saying_so(shop):
+    Customer.objects.update(attributes={"complains": 0})
+
+    result = run(feature_names=["complains"])
+
     assert result.status == SegmentationRun.Status.FAILED
     assert "complains" in result.error and "every customer" in result.error
+    assert "every feature asked for is the same for every customer (complains is 0)" in result.error
+
+
+def test_a_young_shop_where_everyone_bought_once_is_segmented_without_frequency(db):
+    customers = Customer.objects.bulk_create(Customer(external_id=f"Y{i:03d}") for i in range(90))
+    Order.objects.bulk_create(
+        Order(
+            customer=customer,
+            external_id=f"YO{i:03d}",
+            ordered_at=NOW - dt.timedelta(days=2 + (i % 3) * 120 + i % 7),
+            amount=20 + (i % 3) * 150 + i % 5,
+            quantity=1,
+        )
+        for i, customer in enumerate(customers)
+    )
+
+    result = run()
+
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    assert result.features == ["recency_days", "monetary"]
+    assert [w["code"] for w in result.warnings] == ["constant_feature_left_out"]
+    assert result.warnings[0]["message"].startswith("'frequency' is 1 for every customer")
+    assert result.k == 3
+
+
+def test_a_segment_of_nearly_everyone_is_flagged_and_the_run_is_not_fit_to_apply(db):
+    make_shop(groups={"vip": 3, "lapsed": 40, "new": 2})
+
+    result = run(k=2)
+
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    assert "dominant_segment" in [w["code"] for w in result.warnings]
+    assert not clustering.fit_to_apply(result.warnings)
+
+
+def test_a_segment_of_a_handful_of_customers_is_flagged(db):
+    make_shop(groups={"vip": 1, "lapsed": 60, "new": 60})
+
+    result = run(k=3)
+
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    tiny = [w for w in result.warnings if w["code"] == "tiny_segment"]
+    assert len(tiny) == 1 and "holds only 0.8% of your customers (1)" in tiny[0]["message"]
+    assert not clustering.fit_to_apply(result.warnings)
+
+
+def test_an_attribute_missing_for_most_customers_is_flagged(shop):
+    for n, customer in enumerate(Customer.objects.order_by("external_id")[:10]):
+        customer.attributes = {"age": 20 + n}
+        customer.save()
+
+    result = run(feature_names=["recency_days", "frequency", "monetary", "age"], k=3)
+
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    assert [w["code"] for w in result.warnings] == ["mostly_missing_feature"]
+    assert result.warnings[0]["message"].startswith("'age' is missing for 83% of your customers")
+    assert not clustering.fit_to_apply(result.warnings)
+
+
+def test_the_k_range_comes_from_the_settings_and_can_be_set_per_run(shop):
+    assert (services.DEFAULT_PARAMS["k_min"], services.DEFAULT_PARAMS["k_max"]) == (
+        settings.SEGMENT_K_MIN,
+        settings.SEGMENT_K_MAX,
+    ) == (3, 10)
+
+    result = run(params={"k_min": 4, "k_max": 6})
+
+    assert result.status == SegmentationRun.Status.SUCCEEDED, result.error
+    assert (result.params["k_min"], result.params["k_max"]) == (4, 6)
+    assert [c["k"] for c in result.k_candidates if "stability" in c] == [4, 5, 6]
+    assert 4 <= result.k <= 6
 
 
 def test_descriptions_use_the_shops_currency(shop, settings):
@@ -222,9 +339,18 @@ def test_every_algorithm_runs_through_the_service(shop, algorithm):
     [
         ({"algorithm": "dbscan"}, "unknown algorithm 'dbscan'"),
         ({"k": 1}, "at least 2, got 1"),
+        ({"k": 99999}, "--k must be 'auto' or a whole number of segments, at most 50 and at least 2, got 99999"),
+        ({"k": 51}, "at most 50"),
+        ({"feature_names": ["recency_days", "a'b"]}, "feature \"a'b\": a feature or attribute name may hold only"),
+        ({"params": {"seed": -1}}, "--seed must be a whole number from 0 to 4294967295, got -1"),
+        ({"params": {"seed": 2**32}}, "--seed must be a whole number from 0 to 4294967295"),
+        ({"as_of": dt.date(1600, 1, 1)}, "--as-of must be a date from 1900-01-01 to 2200-12-31, got 1600-01-01"),
         ({"params": {"seeed": 1}}, "unknown run parameter(s): seeed"),
         ({"algorithm": "rfm", "incremental": True}, "which rfm does not have"),
         ({"algorithm": "hdbscan", "incremental": True}, "which hdbscan does not have"),
+        ({"params": {"k_min": 6, "k_max": 4}}, "the least first: got --k-min 6 and --k-max 4"),
+        ({"params": {"k_min": 1}}, "from at least 2 to at most 20"),
+        ({"params": {"k_max": 21}}, "got --k-min 3 and --k-max 21"),
     ],
 )
 def test_a_bad_request_is_refused_before_any_run_exists(db, request_, message):
@@ -233,6 +359,24 @@ def test_a_bad_request_is_refused_before_any_run_exists(db, request_, message):
 
     assert message in str(refused.value)
     assert not SegmentationRun.objects.exists()
+
+
+def test_fifty_segments_may_be_asked_for(db):
+    assert services.segmentation_run_create(k=services.K_MAX).k_requested == 50
+
+
+def test_a_run_row_with_a_hostile_feature_name_fails_with_the_reason_and_sends_it_to_no_query(shop, sql_sent):
+    # A row written some other way than segmentation_run_create (an old row, a script): the
+    # bulk read refuses the name before building its query.
+    queued = SegmentationRun.objects.create(features=["recency_days", "x') OR 1=1 --"], params=services.DEFAULT_PARAMS)
+
+    result = services.segmentation_run_execute(run_id=queued.pk)
+
+    assert result.status == SegmentationRun.Status.FAILED
+    assert "feature \"x') OR 1=1 --\"" in result.error and "internal error" not in result.error
+    # The run's own row holds the name as data; no read of the customers carries it.
+    customer_reads = [statement for statement in sql_sent() if Customer._meta.db_table in statement]
+    assert customer_reads and not [statement for statement in customer_reads if "OR 1=1" in statement]
 
 
 def test_a_run_records_the_request_and_the_default_parameters(db):
@@ -250,3 +394,23 @@ def test_a_run_that_is_not_queued_cannot_be_executed_again(shop):
 
     with pytest.raises(services.SegmentationError, match=f"run {done.pk} is succeeded, not queued"):
         services.segmentation_run_execute(run_id=done.pk)
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_orders_dated_0001_or_9999_refuse_the_run_with_the_order_named_not_a_crash(shop, settings, incremental):
+    settings.TIME_ZONE = "Europe/London"
+    if incremental:
+        assert run().status == SegmentationRun.Status.SUCCEEDED
+    customer = Customer.objects.get(external_id="C0001")
+    for external_id, when in (("NO-DATE", dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.UTC)),
+                              ("ANCIENT", dt.datetime(1, 1, 1, tzinfo=dt.UTC))):
+        Order.objects.create(customer=customer, external_id=external_id, ordered_at=when, amount=1)
+
+    refused = run(incremental=incremental)
+    as_of = run(as_of=NOW.date() + dt.timedelta(days=1))
+
+    assert refused.status == SegmentationRun.Status.FAILED
+    assert refused.error.startswith("order NO-DATE of customer C0001 is dated 9999-12-31 23:59 UTC, after ")
+    assert "(IMPORT_LATEST_DATE)" in refused.error and "--as-of" in refused.error
+    assert as_of.status == SegmentationRun.Status.SUCCEEDED, as_of.error
+    assert as_of.n_customers == 60

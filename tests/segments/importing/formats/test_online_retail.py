@@ -75,3 +75,17 @@ def test_an_invoice_with_a_bad_line_is_rejected_whole(tmp_path):
     ]
     assert report.created == 4
     assert not Order.objects.filter(external_id="536365").exists()
+
+
+def test_an_invalid_country_keeps_the_invoice_and_the_customers_stored_country(tmp_path):
+    Customer.objects.create(external_id="17850", country="United Kingdom")
+    path = write(tmp_path, "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+                           f"536365,85123A,HEART,6,2010-12-01 08:26,2.55,17850,{'U' * 65}\n"
+                           f"536366,22633,WARMER,6,2010-12-01 08:28,1.85,13047,{'U' * 65}\n")
+
+    report = import_orders(source=path, format="online-retail")
+
+    assert (report.created, report.rejected) == (2, 0)
+    assert errors_of(report, "warnings") == [(2, "Country", "longer than 64 characters"),
+                                             (3, "Country", "longer than 64 characters")]
+    assert dict(Customer.objects.values_list("external_id", "country")) == {"17850": "United Kingdom", "13047": ""}

@@ -9,7 +9,7 @@ import pytest
 from segments.importing import import_orders
 from segments.models import Customer, Order
 
-from ..conftest import FIXTURES, UTC, errors_of
+from ..conftest import FIXTURES, UTC, errors_of, write
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +50,30 @@ def test_the_amount_is_quantity_times_unit_price_when_the_file_has_no_amount():
 
     amounts = sorted(Order.objects.values_list("amount", "quantity"))
     assert amounts == [(Decimal("9.00"), 2), (Decimal("9.00"), 2), (Decimal("19.99"), 1)]
+
+
+def test_with_an_amount_column_an_invalid_quantity_or_coupon_is_left_empty_and_the_order_kept(tmp_path):
+    path = write(tmp_path, "order_id,customer_id,ordered_at,amount,quantity,coupon_code,is_return\n"
+                           "A,1,2024-01-01,10,two,SPRING,no\n"
+                           f"B,1,2024-01-02,20,2,{'X' * 65},no\n"
+                           "C,1,2024-01-03,-5,1,,maybe\n")  # what a row means is not optional
+
+    report = import_orders(source=path)
+
+    assert errors_of(report) == [(4, "is_return", "not one of yes/no, true/false, y/n, 1/0")]
+    assert errors_of(report, "warnings") == [
+        (2, "quantity", "not a whole number"), (3, "coupon_code", "longer than 64 characters")
+    ]
+    stored = {o.external_id: (o.amount, o.quantity, o.coupon_code) for o in Order.objects.all()}
+    assert stored == {"A": (Decimal("10.00"), 0, "SPRING"), "B": (Decimal("20.00"), 2, "")}
+
+
+def test_without_an_amount_column_quantity_and_unit_price_make_the_amount_and_must_be_valid(tmp_path):
+    path = write(tmp_path, "order_id,customer_id,ordered_at,quantity,unit_price\n"
+                           "A,1,2024-01-01,two,5\nB,1,2024-01-02,2,5\n")
+
+    report = import_orders(source=path)
+
+    assert errors_of(report) == [(2, "quantity", "not a whole number")]
+    assert report.warnings == []
+    assert list(Order.objects.values_list("external_id", "amount")) == [("B", Decimal("10.00"))]
