@@ -18,7 +18,9 @@ print(json.dumps({name: str(getattr(s, name)) if name.endswith("PATH") else geta
 
 
 def load_settings(**variables):
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "segcampaign.settings", **variables}
+    # Development settings (DEBUG on, the development key), whatever this checkout's .env says.
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "segcampaign.settings", "ENV_FILE": "/dev/null",
+           "DEBUG": "true", **variables}
     return subprocess.run([sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=env, capture_output=True, text=True)
 
 
