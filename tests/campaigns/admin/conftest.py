@@ -23,7 +23,7 @@ def staff_client(db, client):
     """A client logged in as a staff member holding only the given campaigns permissions."""
 
     def login(*codenames):
-        user = User.objects.create_user("marketer", password="not-used", is_staff=True)
+        user = User.objects.create_user(f"marketer{User.objects.count()}", password="not-used", is_staff=True)
         user.user_permissions.set(Permission.objects.filter(content_type__app_label="campaigns",
                                                             codename__in=codenames))
         client.force_login(user)
@@ -44,3 +44,39 @@ def errors_of(response):
         found += [str(formset.formset.non_form_errors())]
         found += [str(errors) for errors in formset.formset.errors]
     return " ".join(found)
+
+
+def campaign_form(name="Spring sale", **fields):
+    """The campaign page's form as a browser posts it: no schedule, nobody held out, no quiet hours
+    or cap, and no rules (add them with rule_form)."""
+    data = {
+        "name": name, "description": "", "when": "never", "schedule_at_0": "", "schedule_at_1": "",
+        "repeat": "weekly", "repeat_time": "", "repeat_weekday": "1", "repeat_day": "1", "schedule_cron": "",
+        "holdout_percent": "0", "goal_kind": "any_order", "goal_code": "", "goal_amount": "", "attribution_days": "7",
+        "quiet_start": "", "quiet_end": "", "frequency_cap_messages": "", "frequency_cap_days": "7",
+        "rules-TOTAL_FORMS": "0", "rules-INITIAL_FORMS": "0", "rules-MIN_NUM_FORMS": "0", "rules-MAX_NUM_FORMS": "1000",
+    }
+    data.update(fields)
+    return data
+
+
+def rule_form(data, *, priority, channel, segments, variants, conditions=(), offer=("", "", ""), rule=None):
+    """Add one rule's fields to a campaign form: conditions as (field, op, value) rows, variants as
+    (template, weight) rows, the way the row editors post them."""
+    i = int(data["rules-TOTAL_FORMS"])
+    prefix = f"rules-{i}-"
+    data.update({
+        "rules-TOTAL_FORMS": str(i + 1),
+        f"{prefix}priority": str(priority), f"{prefix}channel": channel,
+        f"{prefix}segments": [str(s.pk) for s in segments],
+        f"{prefix}offer_code": offer[0], f"{prefix}offer_discount": offer[1], f"{prefix}offer_expires_days": offer[2],
+    })
+    for j, (field, op, value) in enumerate(conditions):
+        data.update({f"{prefix}conditions-{j}-field": field, f"{prefix}conditions-{j}-op": op,
+                     f"{prefix}conditions-{j}-value": value})
+    for j, (template, weight) in enumerate(variants):
+        data.update({f"{prefix}variants-{j}-template": str(template.pk), f"{prefix}variants-{j}-weight": str(weight)})
+    if rule is not None:
+        data["rules-INITIAL_FORMS"] = str(int(data["rules-INITIAL_FORMS"]) + 1)
+        data.update({f"{prefix}id": str(rule.pk), f"{prefix}campaign": str(rule.campaign_id)})
+    return data
