@@ -3,4 +3,4 @@
 Importing the modules registers their ModelAdmins with the admin site; nothing else lives here.
 """
 
-from . import campaigns, runs, templates  # noqa: F401
+from . import campaigns, messages, runs, suppressions, templates  # noqa: F401
