@@ -57,11 +57,12 @@ class MessageTemplateForm(forms.ModelForm):
             "subject": forms.TextInput(attrs={"class": "vTextField segcampaign-wide"}),
             "html": forms.Textarea(attrs={"rows": 18, "class": "segcampaign-code"}),
             "text": forms.Textarea(attrs={"rows": 8, "class": "segcampaign-code"}),
-            "body": forms.Textarea(attrs={"rows": 5, "class": "segcampaign-code", "id": "id_body"}),
+            "body": forms.Textarea(attrs={"rows": 5, "class": "segcampaign-code"}),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = Channel.choices  # no blank choice among the radio buttons
         self.warnings: list[str] = []
         if not self.is_bound and self.instance.pk:
             self.warnings = self._warnings(check(self.instance.channel, vars(self.instance)))
@@ -85,8 +86,9 @@ class MessageTemplateForm(forms.ModelForm):
             used = used.select_related("campaign").distinct()
             if used:
                 names = ", ".join(f"rule {rule.priority} of {rule.campaign.name}" for rule in used)
-                self.add_error("channel", f"This template is sent by {names}, which send {used[0].get_channel_display()}: "
-                                          "make a new template for the other channel instead.")
+                self.add_error("channel", f"This template is sent by {names}, which send "
+                                          f"{used[0].get_channel_display()}: make a new template for the other "
+                                          "channel instead.")
         return cleaned
 
 
@@ -101,6 +103,7 @@ class PreviewForm(forms.Form):
     segment = forms.TypedChoiceField(
         label="or a customer of the segment", required=False, coerce=int, empty_value=None,
         help_text="Any one of its current members.",
+        error_messages={"invalid_choice": "No customer is in that segment now: choose another."},
     )
 
     def __init__(self, *args, segments=(), **kwargs):
@@ -128,7 +131,8 @@ class SendTestForm(forms.Form):
             return to
         number = as_e164(to)
         if number is None:
-            raise forms.ValidationError("This is not a phone number; write it with its country code, e.g. +44 7700 900123.")
+            raise forms.ValidationError(
+                "This is not a phone number; write it with its country code, e.g. +44 7700 900123.")
         return number
 
 
@@ -208,7 +212,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     def _may_send_tests(self, request) -> bool:
         return request.user.has_perm(SEND_TEST_PERMISSION)
 
-    def _choice(self, request, template: MessageTemplate) -> dict:
+    def _choice(self, request) -> dict:
         """Whom the preview is for, from the query string (the test send's too): customer_id,
         find (a search), segment, rule."""
         query = request.GET
@@ -242,7 +246,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         template = get_object_or_404(MessageTemplate, pk=object_id)
         if not self.has_view_permission(request, template):
             raise PermissionDenied
-        choice = self._choice(request, template)
+        choice = self._choice(request)
         preview, error = None, ""
         if not choice["matches"]:
             try:
@@ -254,6 +258,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             else:
                 preview = services.template_preview(template=template, recipient=recipient)
         preview_url = reverse("admin:campaigns_messagetemplate_preview", args=[template.pk])
+        rule = choice["rule"]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -270,10 +275,11 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             ],
             "send_form": SendTestForm(channel=template.channel),
             "may_send_tests": self._may_send_tests(request),
+            # The test goes to exactly the customer shown (a segment's member is found again otherwise).
             "send_url": reverse("admin:campaigns_messagetemplate_send_test", args=[template.pk])
-            + f"?{self._query(choice)}",
+            + f"?{self._query(choice, customer_id=preview and preview.recipient.customer_id or choice['customer_id'])}",
             "change_url": reverse("admin:campaigns_messagetemplate_change", args=[template.pk]),
-            "campaign_url": admin_url("campaigns_campaign_change", choice["rule"].campaign_id) if choice["rule"] else None,
+            "campaign_url": admin_url("campaigns_campaign_change", rule.campaign_id) if rule else None,
         }
         return TemplateResponse(request, "admin/campaigns/messagetemplate/preview.html", context)
 
@@ -298,7 +304,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         template = get_object_or_404(MessageTemplate, pk=object_id)
         if not (self.has_view_permission(request, template) and self._may_send_tests(request)):
             raise PermissionDenied
-        choice = self._choice(request, template)
+        choice = self._choice(request)
         back = reverse("admin:campaigns_messagetemplate_preview", args=[template.pk]) + f"?{self._query(choice)}"
         form = SendTestForm(request.POST, channel=template.channel)
         if not form.is_valid():

@@ -105,6 +105,8 @@ def test_the_preview_for_a_segment_shows_one_of_its_members_with_the_rules_offer
     assert member.memberships.get(ended_run__isnull=True).segment == segment
     assert recipient.description.endswith(f"in {segment.name}")
     assert "10% off with HELLO10" in html.unescape(page.content.decode())
+    # A test send goes to exactly this member, not to one found again.
+    assert f"customer_id={member.pk}" in page.context["send_url"]
 
 
 def test_the_preview_shows_why_a_template_cannot_be_sent_to_a_customer(admin_client, campaign):
