@@ -32,7 +32,7 @@ from segments.admin.display import admin_url
 
 from . import plans, runs
 from .display import CAMPAIGN_STATUS_HELP, campaign_badge
-from .rule_forms import RuleCatalog, RuleForm, RuleFormSet, condition_fields, condition_in_words
+from .rule_forms import RuleCatalog, RuleForm, RuleFormSet, condition_fields, rule_in_words
 from .schedule_form import ScheduleFields, schedule_in_words
 from .templates import variant_preview_url
 
@@ -306,7 +306,8 @@ class CampaignAdmin(admin.ModelAdmin):
         campaign = self._campaign(request, object_id, change=True)
         change_url = self._url("change", campaign)
         if request.method != "POST":
-            busy = campaign.runs.filter(status__in=jobs.UNFINISHED).exists() or campaign.status == Campaign.Status.RUNNING
+            busy = campaign.status == Campaign.Status.RUNNING or campaign.runs.filter(
+                status__in=jobs.UNFINISHED).exists()
             paragraphs = [
                 f"Launching plans a run of {campaign.name} now: every customer who matches its rules at this moment "
                 "is chosen, the skipped ones are counted with their reasons, and the messages are sent (those for "
@@ -372,14 +373,6 @@ class CampaignAdmin(admin.ModelAdmin):
         else:
             messages.success(request, f"{campaign.name} is resumed. {CAMPAIGN_STATUS_HELP[campaign.status]}")
         return HttpResponseRedirect(self._url("change", campaign))
-
-
-def rule_in_words(rule: Rule) -> str:
-    segments = ", ".join(s.name for s in rule.segments.all()) or "no segment"
-    text = f"rule {rule.priority}: {rule.get_channel_display()} to {segments}"
-    if rule.conditions:
-        text += " whose " + " and ".join(condition_in_words(c) for c in rule.conditions)
-    return text
 
 
 def audience_plan(planned) -> dict:

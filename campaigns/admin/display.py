@@ -37,7 +37,8 @@ CAMPAIGN_STATUS_HELP = {
     Campaign.Status.SCHEDULED: "It runs by itself at the time of its schedule.",
     Campaign.Status.RUNNING: "Its messages are being sent.",
     Campaign.Status.PAUSED: "Nothing is sent and its schedule waits until you resume it.",
-    Campaign.Status.DONE: "Every message of its last run has been sent. Launch it again to send to whoever matches now.",
+    Campaign.Status.DONE: "Every message of its last run has been sent. Launch it again to send to whoever matches "
+    "now.",
 }
 
 

@@ -9,15 +9,22 @@ any run by ?run=ID, as the run page links), and searches addresses by their begi
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 
 from campaigns.models import Campaign, CampaignRun, Message
+from segments import selectors
 from segments.admin.display import admin_url
 from segments.admin.search import as_e164
 
 from .display import html_frame, message_badge
 
 RECENT_RUNS = 20
+
+
+def _short(moment) -> str:
+    """"30 Nov, 07:00" in the shop's time zone: a list column stays narrow."""
+    return formats.date_format(timezone.localtime(moment), "j M, H:i")
 
 
 class RunFilter(admin.SimpleListFilter):
@@ -29,7 +36,7 @@ class RunFilter(admin.SimpleListFilter):
         chosen = self.value()
         if chosen and chosen.isdigit() and all(str(run.pk) != chosen for run in recent):
             recent += list(CampaignRun.objects.select_related("campaign").filter(pk=int(chosen)))
-        return [(str(run.pk), f"{run.pk}: {run.campaign.name}") for run in recent]
+        return [(str(run.pk), f"{run.campaign.name}, run {run.pk}") for run in recent]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -52,8 +59,7 @@ class CampaignFilter(admin.SimpleListFilter):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("id", "status_badge", "channel", "to", "campaign_name", "run_link", "send_after", "sent_at",
-                    "attempts")
+    list_display = ("id", "status_badge", "channel", "to", "run_link", "when")
     list_display_links = ("id", "status_badge")
     list_filter = ("status", "channel", CampaignFilter, RunFilter, "holdout")
     list_select_related = ("run__campaign",)
@@ -61,6 +67,7 @@ class MessageAdmin(admin.ModelAdmin):
     search_help_text = "The beginning of an email address, or a phone number."
     ordering = ("-id",)
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # counts per filter choice would scan the outbox on every page
     list_per_page = 100
     fieldsets = (
         (None, {"fields": ("status_badge", "channel", "to", "customer_link", "run_link", "holdout")}),
@@ -73,19 +80,25 @@ class MessageAdmin(admin.ModelAdmin):
     def status_badge(self, message: Message):
         return message_badge(message)
 
-    @admin.display(description="campaign")
-    def campaign_name(self, message: Message) -> str:
-        return message.run.campaign.name
-
-    @admin.display(description="run", ordering="run")
+    @admin.display(description="campaign, run", ordering="run")
     def run_link(self, message: Message):
+        label = f"{message.run.campaign.name} · {message.run_id}"
         url = admin_url("campaigns_campaignrun_change", message.run_id)
-        return format_html('<a href="{}">{}</a>', url, message.run_id) if url else message.run_id
+        return format_html('<a href="{}">{}</a>', url, label) if url else label
+
+    @admin.display(description="when", ordering="send_after")
+    def when(self, message: Message) -> str:
+        if message.sent_at:
+            return format_html('<span class="nowrap">sent {}</span>', _short(message.sent_at))
+        if message.status in (Message.Status.PENDING, Message.Status.CLAIMED):
+            return format_html('<span class="nowrap">from {}</span>', _short(message.send_after))
+        return "–"
 
     @admin.display(description="customer")
     def customer_link(self, message: Message):
-        url = admin_url("segments_customer_change", message.customer_id)
-        label = f"customer {message.customer_id}"
+        customer = selectors.customer_by_id(message.customer_id)
+        label = str(customer) if customer else f"customer {message.customer_id} (deleted)"
+        url = admin_url("segments_customer_change", message.customer_id) if customer else None
         return format_html('<a href="{}">{}</a>', url, label) if url else label
 
     @admin.display(description="content")

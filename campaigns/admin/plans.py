@@ -10,6 +10,13 @@ from campaigns.models import Channel
 from campaigns.planning import SKIP_LABELS, SKIP_REASONS
 from segments.admin.display import number
 
+# Column headings of the per-segment table; the full reasons are in the table of skips.
+SKIP_HEADINGS = {
+    "no_address": "no address",
+    "no_consent": "no consent",
+    "unsubscribed": "unsubscribed or bounced",
+    "frequency_cap": "frequency cap",
+}
 CHANNEL_WORDS = {Channel.EMAIL: ("email", "emails"), Channel.SMS: ("SMS", "SMS")}
 
 
@@ -21,9 +28,8 @@ def headline(summary: dict, *, launched: bool) -> list[str]:
     """The plan in three or four sentences."""
     messages, holdout = summary.get("messages", 0), summary.get("holdout", 0)
     skipped = sum(summary.get("skipped", {}).values())
-    channels = ", ".join(
-        plural(n, *CHANNEL_WORDS.get(channel, (channel, channel))) for channel, n in summary.get("by_channel", {}).items()
-    )
+    by_channel = summary.get("by_channel", {})
+    channels = ", ".join(plural(n, *CHANNEL_WORDS.get(ch, (ch, ch))) for ch, n in by_channel.items())
     verb = "were planned" if launched else "would be sent"
     lines = [
         f"{plural(summary.get('customers_matched', 0), 'customer matches', 'customers match')} the rules "
@@ -80,7 +86,7 @@ def context(summary: dict, *, launched: bool, rule_labels: dict[str, str] | None
     return {
         "headline": headline(summary, launched=launched),
         "segments": segment_rows(summary),
-        "skip_columns": [SKIP_LABELS[reason] for reason in SKIP_REASONS],
+        "skip_columns": [SKIP_HEADINGS.get(reason, SKIP_LABELS[reason]) for reason in SKIP_REASONS],
         "rules": [(rule_labels.get(rule, rule), number(n)) for rule, n in summary.get("by_rule", {}).items()],
         "variants": [(label, number(n)) for label, n in variants],
         "skipped": [(SKIP_LABELS[r], number(summary.get("skipped", {}).get(r, 0))) for r in SKIP_REASONS],

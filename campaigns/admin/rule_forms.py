@@ -66,6 +66,15 @@ def condition_in_words(condition: dict) -> str:
     return f"{FIELD_WORDS.get(name, name)} {OPERATOR_WORDS.get(condition.get('op'), condition.get('op'))} {shown}"
 
 
+def rule_in_words(rule: Rule) -> str:
+    """"rule 1: Email to Champions whose net spend is at least 100" (its segments prefetched)."""
+    segments = ", ".join(s.name for s in rule.segments.all()) or "no segment"
+    text = f"rule {rule.priority}: {rule.get_channel_display()} to {segments}"
+    if rule.conditions:
+        text += " whose " + " and ".join(condition_in_words(c) for c in rule.conditions)
+    return text
+
+
 def _format(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -104,8 +113,8 @@ class ConditionsWidget(forms.Widget):
         rows = [*(value or []), *({"field": "", "op": "==", "value": ""} for _ in range(BLANK_CONDITIONS))]
         body = format_html_join("", "{}", ((self._row(name, i, row),) for i, row in enumerate(rows)))
         return format_html(
-            '<table class="segcampaign-rows segcampaign-conditions"><thead><tr><th>customer field</th><th>test</th>'
-            "<th>value</th></tr></thead><tbody>{}</tbody></table>{}",
+            '<div class="segcampaign-editor"><table class="segcampaign-rows segcampaign-conditions"><thead><tr>'
+            "<th>customer field</th><th>test</th><th>value</th></tr></thead><tbody>{}</tbody></table>{}</div>",
             body, _add_button("Add a condition"),
         )
 
@@ -192,8 +201,8 @@ class VariantsWidget(forms.Widget):
         rows = [*(value or []), *({"template": "", "weight": "1"} for _ in range(BLANK_VARIANTS))]
         body = format_html_join("", "{}", ((self._row(name, i, row),) for i, row in enumerate(rows)))
         return format_html(
-            '<table class="segcampaign-rows segcampaign-variants"><thead><tr><th>template</th><th>weight</th></tr>'
-            "</thead><tbody>{}</tbody></table>{}",
+            '<div class="segcampaign-editor"><table class="segcampaign-rows segcampaign-variants"><thead><tr>'
+            "<th>template</th><th>weight</th></tr></thead><tbody>{}</tbody></table>{}</div>",
             body, _add_button("Add a template"),
         )
 
@@ -343,8 +352,9 @@ class RuleForm(forms.ModelForm):
             if self.catalog.template_channels.get(pk) != channel
         ]
         if channel and wrong:
-            self.add_error("variants", f"The rule sends {Channel(channel).label}, but {', '.join(wrong)} "
-                                       f"{'is a template' if len(wrong) == 1 else 'are templates'} for the other channel.")
+            what = "is a template" if len(wrong) == 1 else "are templates"
+            self.add_error("variants", f"The rule sends {Channel(channel).label}, but {', '.join(wrong)} {what} for "
+                                       "the other channel.")
         return cleaned
 
     def _save_m2m(self):

@@ -21,6 +21,7 @@ from segments.admin.display import admin_url, number
 
 from . import plans
 from .display import run_badge
+from .rule_forms import rule_in_words
 
 POLL_INTERVAL_MS = 2000
 
@@ -139,7 +140,10 @@ class CampaignRunAdmin(admin.ModelAdmin):
             **progress_context(run, status_url),
         }
         if run.plan:
-            context["plan"] = plans.context(run.plan, launched=True)
+            # The rules as they are now: a rule edited since the run says so in its own page's history.
+            rules = run.campaign.rules.prefetch_related("segments")
+            labels = {f"rule {rule.priority}": rule_in_words(rule) for rule in rules}
+            context["plan"] = plans.context(run.plan, launched=True, rule_labels=labels)
         return context
 
 

@@ -93,7 +93,7 @@ class ScheduleFields(forms.Form):
 
     when = forms.ChoiceField(label="Run it", choices=WHEN_CHOICES, widget=forms.RadioSelect, initial=NEVER)
     repeat = forms.ChoiceField(label="How often", choices=REPEAT_CHOICES, required=False, initial=WEEKLY)
-    repeat_time = forms.TimeField(label="At", required=False, widget=widgets.AdminTimeWidget,
+    repeat_time = forms.TimeField(label="At", required=False, widget=widgets.AdminTimeWidget(format="%H:%M"),
                                   help_text="The time of day, in the shop's time zone (HH:MM).")
     repeat_weekday = forms.ChoiceField(label="On", choices=WEEKDAY_CHOICES, required=False, initial="1",
                                        help_text="For 'every week'.")

@@ -185,7 +185,10 @@ def test_a_schedule_that_cannot_run_is_refused_in_words(admin_client, db, fields
 
 
 def test_a_custom_cron_expression_is_kept(admin_client, db):
-    admin_client.post(url("campaign_add"), campaign_form(when="repeat", repeat="custom", schedule_cron="*/15  9-17 * * 1-5"))
+    data = campaign_form(when="repeat", repeat="custom", schedule_cron="*/15  9-17 * * 1-5")
+
+    admin_client.post(url("campaign_add"), data)
+
 
     assert Campaign.objects.get().schedule_cron == "*/15 9-17 * * 1-5"
 
@@ -223,7 +226,7 @@ def test_the_audience_preview_counts_per_segment_rule_template_and_skip_reason(
     assert int(by_template["rule 1: spring-email (weight 3)"]) + int(by_template["rule 1: spring-email-b (weight 1)"]) \
         == emails
     content = page.content.decode()
-    assert 'class="segcampaign-bar"' in content and "skipped: no consent to marketing on the channel" in content
+    assert 'class="segcampaign-bar"' in content and "skipped: no consent" in content
 
 
 def test_the_audience_preview_says_why_a_campaign_cannot_run(admin_client, db):
@@ -274,7 +277,8 @@ def test_the_status_endpoint_gives_the_latest_runs_progress(admin_client, campai
 def quiet_now(campaign):
     """Quiet hours around now: a launch plans every message for the end of them."""
     now = timezone.now()
-    campaign.quiet_start, campaign.quiet_end = (now - dt.timedelta(hours=1)).time(), (now + dt.timedelta(hours=1)).time()
+    campaign.quiet_start = (now - dt.timedelta(hours=1)).time()
+    campaign.quiet_end = (now + dt.timedelta(hours=1)).time()
     campaign.save()
 
 
@@ -307,8 +311,8 @@ def test_pausing_holds_the_waiting_messages_and_resuming_sends_them(admin_client
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DONE
     notes = [str(m) for m in get_messages(page.wsgi_request)]
     run = campaign.runs.get()
-    assert notes == [f"Test campaign is resumed: the messages waiting in run {run.pk} are being sent (those in their "
-                     "quiet hours wait for the morning)."]
+    assert notes == [(f"Test campaign is resumed: the messages waiting in run {run.pk} are being sent (those in "
+                      "their quiet hours wait for the morning).")]
 
 
 def test_pausing_and_resuming_a_scheduled_campaign_holds_and_frees_its_beat_entry(admin_client, segmented):
