@@ -6,6 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from campaigns import services
+from campaigns.admin.messages import MessageAdmin
 from campaigns.models import Campaign, CampaignRun, Message, Suppression
 
 from .conftest import url
@@ -87,6 +88,18 @@ def test_the_message_list_costs_the_same_queries_for_a_page_of_many_messages(adm
     many = queries()  # sixty
 
     assert many == few
+
+
+def test_the_message_list_counts_no_further_than_its_cap(admin_client, launched, monkeypatch):
+    monkeypatch.setattr(MessageAdmin, "count_cap", 25)
+
+    page = admin_client.get(url("message_changelist"))
+    searched = admin_client.get(url("message_changelist"), {"q": "c"})
+
+    assert page.context["cl"].result_count == 26
+    assert "More than 25 messages" in page.content.decode()
+    assert "more than 25 results" in searched.content.decode()
+    assert "11 results" in admin_client.get(url("message_changelist"), {"q": "c5"}).content.decode()  # c5, c50-c59
 
 
 # --- suppressions -----------------------------------------------------------------------------------
