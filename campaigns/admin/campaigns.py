@@ -6,7 +6,7 @@ Custom views and the permission each needs (tests/campaigns/admin/test_permissio
 - audience preview (a dry run of the planner) and the status endpoint: view campaign;
 - launch, pause, resume: change campaign.
 
-Rules are edited on the campaign's page; their permissions follow the campaign's.
+Rules are edited on the campaign's page (rule_inline.py); their permissions follow the campaign's.
 """
 
 from __future__ import annotations
@@ -22,21 +22,20 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html_join
-from django.utils.safestring import mark_safe
 
 from campaigns import services, tasks
-from campaigns.models import Campaign, Rule
+from campaigns.models import Campaign
 from segcampaign import jobs
 from segments.admin.display import admin_url
 
 from . import plans, runs
 from .display import CAMPAIGN_STATUS_HELP, campaign_badge
-from .rule_forms import RuleCatalog, RuleForm, RuleFormSet, condition_fields, rule_in_words
+from .rule_forms import RuleCatalog, condition_fields, rule_in_words
+from .rule_inline import RuleInline
 from .schedule_form import ScheduleFields, schedule_in_words
-from .templates import variant_preview_url
 
 logger = logging.getLogger(__name__)
+SCHEDULE_FIELDS = ("when", "schedule_at", "repeat", "repeat_time", "repeat_weekday", "repeat_day", "schedule_cron")
 
 
 class CampaignForm(ScheduleFields, forms.ModelForm):
@@ -80,57 +79,6 @@ class CampaignForm(ScheduleFields, forms.ModelForm):
         return cleaned
 
 
-class RuleInline(admin.StackedInline):
-    model = Rule
-    form = RuleForm
-    formset = RuleFormSet
-    extra = 0
-    verbose_name = "rule"
-    verbose_name_plural = "Rules: who gets which message"
-    fieldsets = (
-        (None, {"fields": ("priority", "channel", "segments", "conditions")}),
-        ("What they get", {"fields": ("variants", "previews", "offer_code", "offer_discount", "offer_expires_days")}),
-    )
-    readonly_fields = ("previews",)
-
-    @admin.display(description="Preview and test")
-    def previews(self, rule: Rule):
-        if not rule.pk:
-            return "Save the campaign, then preview each template here as this rule sends it."
-        links = [(variant_preview_url(v), v.template.name) for v in rule.variants.all()]
-        if not links:
-            return "–"
-        return format_links(links, "Preview {} (this rule's offer and segments), and send a test")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("segments", "variants__template")
-
-    def get_extra(self, request, obj=None, **kwargs):
-        return 0 if obj is not None and obj.rules.exists() else 1
-
-    # A rule is part of its campaign: whoever may change the campaign may change its rules.
-    def _may_change_campaign(self, request, obj=None) -> bool:
-        return request.user.has_perm("campaigns.change_campaign") or (
-            obj is None and request.user.has_perm("campaigns.add_campaign")
-        )
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return self._may_change_campaign(request, obj)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return self._may_change_campaign(request, obj)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return self._may_change_campaign(request, obj)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm("campaigns.view_campaign") or self._may_change_campaign(request, obj)
-
-
-def format_links(links, template: str):
-    return format_html_join(mark_safe("<br>"), '<a href="{}">' + template + "</a>", links)
-
-
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
@@ -142,8 +90,7 @@ class CampaignAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "description", "status_badge")}),
         ("When it runs", {
-            "fields": ("when", "schedule_at", "repeat", "repeat_time", "repeat_weekday", "repeat_day",
-                       "schedule_cron"),
+            "fields": SCHEDULE_FIELDS,
             "description": "A scheduled campaign runs by itself: each run sends to whoever matches its rules at that "
             "moment. You can also launch it by hand at any time with the Launch button.",
         }),
@@ -158,7 +105,17 @@ class CampaignAdmin(admin.ModelAdmin):
             "for the morning. The frequency cap counts messages of every campaign, email and SMS together.",
         }),
     )
-    readonly_fields = ("status_badge",)
+    readonly_fields = ("status_badge", "schedule")
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None or self.has_change_permission(request, obj):
+            return self.fieldsets
+        # Whoever may only look sees the schedule in words, not the fields that write it.
+        return tuple(
+            (name, {**options, "fields": ("schedule",) if options["fields"] == SCHEDULE_FIELDS
+                    else options["fields"]})
+            for name, options in self.fieldsets
+        )
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, campaign: Campaign):

@@ -62,7 +62,8 @@ class MessageTemplateForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["channel"].choices = Channel.choices  # no blank choice among the radio buttons
+        if "channel" in self.fields:  # not for whoever may only look
+            self.fields["channel"].choices = Channel.choices  # no blank choice among the radio buttons
         self.warnings: list[str] = []
         if not self.is_bound and self.instance.pk:
             self.warnings = self._warnings(check(self.instance.channel, vars(self.instance)))

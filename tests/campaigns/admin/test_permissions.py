@@ -108,3 +108,22 @@ def test_the_outbox_is_read_only_even_for_a_superuser(admin_client, db):
     page = admin_client.get(url("message_changelist")).content.decode()
 
     assert url("message_add") not in page
+
+
+def test_a_campaign_can_be_looked_at_without_the_permission_to_change_it(staff_client, campaign):
+    client = staff_client("view_campaign", "view_messagetemplate")
+
+    page = client.get(url("campaign_change", campaign.pk))
+
+    content = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="_save"' not in content and url("campaign_launch", campaign.pk) not in content
+    assert "not scheduled" in content and "HELLO10" in content and "hello-email (weight 1)" in content
+
+
+def test_a_template_can_be_looked_at_without_the_permission_to_change_it(staff_client, campaign):
+    template = MessageTemplate.objects.get(name="hello-sms")
+
+    page = staff_client("view_messagetemplate").get(url("messagetemplate_change", template.pk))
+
+    assert page.status_code == 200 and "{{ offer.discount }} off" in page.content.decode()
