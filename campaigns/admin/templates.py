@@ -194,7 +194,8 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         extra = {"sms_counter": self._sms_counter()}
         if template is not None:
             extra["preview_url"] = reverse("admin:campaigns_messagetemplate_preview", args=[template.pk])
-            extra["rules_using"] = Rule.objects.filter(variants__template=template).select_related("campaign")
+            used = Rule.objects.filter(variants__template=template).select_related("campaign")
+            extra["rules_using"] = used.distinct()
         return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}), **extra})
 
     def add_view(self, request, form_url="", extra_context=None):
@@ -222,8 +223,8 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             rule = Rule.objects.select_related("campaign").filter(pk=int(query["rule"])).first()
         segments = list(rule.segments.all()) if rule else list(selectors.live_segments())
         form = PreviewForm(query, segments=segments)
-        form.is_valid()
-        data = form.cleaned_data if hasattr(form, "cleaned_data") else {}
+        form.is_valid()  # a field that is not valid is left out of cleaned_data, and its error shown
+        data = form.cleaned_data
         choice = {"rule": rule, "form": form, "customer_id": None, "segment_id": data.get("segment"),
                   "matches": [], "not_found": ""}
         if query.get("customer_id", "").isdigit():
