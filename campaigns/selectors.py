@@ -37,6 +37,14 @@ def run_progress(run: CampaignRun) -> dict:
     }
 
 
+def runs_with_unsent_messages(*, campaign: Campaign) -> list[int]:
+    """The campaign's runs that still have messages waiting to be sent (pending or claimed),
+    read through the outbox's index of due messages."""
+    runs = list(campaign.runs.filter(status=CampaignRun.Status.SUCCEEDED).values_list("pk", flat=True))
+    waiting = Message.objects.filter(run_id__in=runs, status__in=[Message.Status.PENDING, Message.Status.CLAIMED])
+    return sorted(set(waiting.values_list("run_id", flat=True).distinct().order_by()))
+
+
 def messages_export(*, campaign: Campaign) -> pd.DataFrame:
     """One row per message of the campaign's runs, in EXPORT_COLUMNS, read in one query."""
     table = Message._meta.db_table

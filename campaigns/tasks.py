@@ -14,8 +14,9 @@ import math
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 
-from campaigns import services
+from campaigns import selectors, services
 from campaigns.models import Campaign, CampaignRun
 from segcampaign import jobs
 
@@ -25,6 +26,16 @@ def campaign_run_queue(*, campaign: Campaign, triggered_by: str = "") -> Campaig
     run = services.campaign_run_create(campaign=campaign, triggered_by=triggered_by)
     jobs.job_enqueue(run, campaign_run_task, run_id=run.pk)
     return run
+
+
+def campaign_resume_queue(*, campaign: Campaign) -> list[int]:
+    """Resume a paused campaign and queue the sends its runs have left, once the transaction
+    commits (the minute's dispatch would find them too, a minute later); returns those runs."""
+    runs = selectors.runs_with_unsent_messages(campaign=campaign)
+    services.campaign_resume(campaign=campaign, unfinished=bool(runs))
+    for run_id in runs:
+        transaction.on_commit(lambda run_id=run_id: sends_queue(run_id=run_id))
+    return runs
 
 
 def sends_queue(*, run_id: int) -> int:

@@ -10,12 +10,15 @@ import datetime as dt
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from segments import clustering, features, frames
 from segments.audience import (  # noqa: F401  (what campaigns read)
+    CUSTOMER_FIELDS,
+    DAY_COUNTS,
     OPERATORS,
+    ORDER_FIGURES,
     audience_frame,
     compile_conditions,
     condition_problems,
@@ -24,7 +27,7 @@ from segments.audience import (  # noqa: F401  (what campaigns read)
     message_data_frame,
     rfm_score_edges,
 )
-from segments.models import Customer, Order, Segment, SegmentationRun
+from segments.models import Customer, Membership, Order, Segment, SegmentationRun
 
 EXPORT_COLUMNS = [
     "customer_id",
@@ -143,3 +146,35 @@ def segments_export(*, run: SegmentationRun | None = None) -> pd.DataFrame | Non
     out = out.reset_index(drop=True).rename(columns={"external_id": "customer_id"})
     out["monetary"] = out["monetary"].round(2)
     return out.sort_values("customer_id")[EXPORT_COLUMNS]
+
+
+# --- Finding customers to preview a message for (campaigns' admin) --------------------------------
+
+
+def customers_search(term: str, *, phone: str | None = None, limit: int = 20) -> list[Customer]:
+    """Customers a search box means, with lookups an index serves: the shop's id exactly, an
+    email by its beginning (emails are stored lower-cased), a phone number given in E.164."""
+    term = term.strip()
+    if not term:
+        return []
+    query = Q(external_id=term) | Q(email__startswith=term.lower())
+    if phone:
+        query |= Q(phone=phone)
+    return list(Customer.objects.filter(query).order_by("external_id")[:limit])
+
+
+def customer_by_id(customer_id: int) -> Customer | None:
+    return Customer.objects.filter(pk=customer_id).first()
+
+
+def current_segment_ids(customer_ids) -> dict[int, int]:
+    """customer id -> the segment each given customer is in now (customers in none are left out)."""
+    rows = Membership.objects.filter(ended_run__isnull=True, customer_id__in=list(customer_ids))
+    return dict(rows.values_list("customer_id", "segment_id"))
+
+
+def segment_sample_member(segment_id: int) -> int | None:
+    """The id of one current member of the segment (any one: the first the index finds)."""
+    # No ORDER BY: .first() would sort the segment's members by id to return one of them.
+    members = Membership.objects.filter(ended_run__isnull=True, segment_id=segment_id).order_by()
+    return next(iter(members.values_list("customer_id", flat=True)[:1]), None)

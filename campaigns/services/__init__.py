@@ -3,6 +3,7 @@ sending the outbox, schedules. Entry points (tasks, commands, admin) call these.
 
 from .definitions import DefinitionError, campaign_load
 from .outbox import messages_due, messages_mark_unknown, messages_unfinished
+from .previews import Preview, Recipient, preview_recipient, template_preview, template_render, template_send_test
 from .runs import (
     STAGES,
     CampaignError,
@@ -18,6 +19,8 @@ from .sending import BatchOutcome, run_batch_send
 __all__ = [
     "STAGES",
     "BatchOutcome",
+    "Preview",
+    "Recipient",
     "CampaignError",
     "DefinitionError",
     "campaign_load",
@@ -32,5 +35,9 @@ __all__ = [
     "messages_mark_unknown",
     "messages_unfinished",
     "plan_summary",
+    "preview_recipient",
     "run_batch_send",
+    "template_preview",
+    "template_render",
+    "template_send_test",
 ]

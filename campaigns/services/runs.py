@@ -45,7 +45,7 @@ class PlannedRun:
 def campaign_plan(*, campaign: Campaign, now: dt.datetime | None = None, seed: int = 0) -> PlannedRun:
     """Decide every recipient of one run of the campaign, or why not; writes nothing."""
     now = now or timezone.now()
-    rules = list(campaign.rules.prefetch_related("segments", "variants").order_by("priority", "id"))
+    rules = list(campaign.rules.prefetch_related("segments", "variants__template").order_by("priority", "id"))
     if not rules:
         raise CampaignError(f"campaign {campaign.name!r} has no rules: add one that names segments and a template")
     specs, matched = [], []

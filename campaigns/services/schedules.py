@@ -29,6 +29,11 @@ def campaign_schedule_sync(*, campaign: Campaign) -> PeriodicTask | None:
                 Campaign.objects.filter(pk=campaign.pk).update(periodic_task=None)
                 campaign.periodic_task = None
                 task.delete()
+            if campaign.status == Campaign.Status.SCHEDULED and not (campaign.schedule_at or campaign.schedule_cron):
+                # Nothing will run it any more: it waits to be launched by hand, as a draft.
+                Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SCHEDULED).update(
+                    status=Campaign.Status.DRAFT)
+                campaign.status = Campaign.Status.DRAFT
             return None
         task = task or PeriodicTask(task=SCHEDULED_TASK)
         task.name = f"Campaign {campaign.pk}: {campaign.name}"[:200]
