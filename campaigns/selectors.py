@@ -80,6 +80,10 @@ def plan_lines(result: dict) -> list[str]:
     """A plan (and a launched run) as a person reads it."""
     plan = result["plan"]
     head = "Plan (dry run, nothing written)" if result["dry_run"] else f"Run {result['run']} ({result['status']})"
+    if not plan:
+        # Queued for the workers, which have not planned it yet (a broker is configured).
+        return [f"{head} of campaign {result['campaign']!r}: queued; the workers plan and send it. "
+                "Its progress shows on the campaign's admin page."]
     lines = [
         f"{head} of campaign {result['campaign']!r}: {plan['customers_matched']:,} customers matched, "
         f"{plan['messages']:,} messages, {plan['holdout']:,} held out, "

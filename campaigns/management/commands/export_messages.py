@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from campaigns import selectors
+from segcampaign.csvsafe import write_csv
 from campaigns.models import Campaign
 
 
@@ -19,5 +20,6 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"there is no campaign named {campaign!r}")
         frame = selectors.messages_export(campaign=found)
-        frame.to_csv(output, index=False)
+        # Segment names are typed by marketers: formula-like text must reach a spreadsheet as text.
+        write_csv(frame, output)
         self.stdout.write(f"Wrote {len(frame):,} messages to {output}")
