@@ -220,6 +220,17 @@ def segment_member_export_rows(*, segment_id: int, chunk_size: int):
     return rows.iterator(chunk_size=chunk_size)
 
 
+def customer_segment_history(*, customer_id: int, limit: int) -> list[Membership]:
+    """The customer's memberships, newest first (the current one, if any, first), with their
+    segment and the runs that started and ended them: by the (customer, run) index."""
+    rows = (
+        Membership.objects.filter(customer_id=customer_id)
+        .select_related("segment", "run", "ended_run")
+        .order_by("-run_id")
+    )
+    return list(rows[:limit])
+
+
 def segment_sample_member(segment_id: int) -> int | None:
     """The id of one current member of the segment (any one: the first the index finds)."""
     # No ORDER BY: .first() would sort the segment's members by id to return one of them.
