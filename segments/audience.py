@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from django.db.models import F, FloatField, Func, Q
+from django.db.models import Count, F, FloatField, Func, Q
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from django.utils import timezone
 
@@ -167,6 +167,21 @@ def audience_frame(*, segment_ids: Iterable[int], conditions: Sequence[dict] = (
     sql, params = members.order_by().values_list("customer_id", "segment_id").query.sql_with_params()
     frame = frames.read_frame(sql, params, columns=["customer_id", "segment_id"])
     return frame.astype("int64").sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+# Whom a channel can reach at all: an address, and consent to marketing on that channel. A
+# campaign also leaves out the suppressed (unsubscribed, STOP, hard bounce) when it plans.
+EMAIL_REACHABLE = Q(email_consent=True) & ~Q(email="")
+SMS_REACHABLE = Q(sms_consent=True) & ~Q(phone="")
+
+
+def segment_reach(*, segment_id: int) -> dict[str, int]:
+    """{members, email, sms}: the segment's current members, and how many of them can be
+    reached by email and by SMS (one aggregate query)."""
+    members = Customer.objects.filter(memberships__segment_id=segment_id, memberships__ended_run__isnull=True)
+    return members.order_by().aggregate(
+        members=Count("pk"), email=Count("pk", filter=EMAIL_REACHABLE), sms=Count("pk", filter=SMS_REACHABLE)
+    )
 
 
 def contacts_frame(*, segment_ids: Iterable[int]) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from django.core.files.storage import Storage, storages
 from django.core.signals import setting_changed
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 
@@ -240,6 +241,13 @@ class Segment(models.Model):
 
     class Meta:
         ordering = ["-is_active", "name"]
+        constraints = [
+            # Campaigns and people find a live segment by its name, whatever the case; retired
+            # segments are listed apart and may share a live one's name.
+            models.UniqueConstraint(
+                Lower("name"), condition=Q(is_active=True), name="live_segment_names_unique"
+            ),
+        ]
 
     def __str__(self):
         return self.name

@@ -10,15 +10,17 @@ import datetime as dt
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Max, Q, QuerySet
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from segments import clustering, features, frames
 from segments.audience import (  # noqa: F401  (what campaigns read)
     CUSTOMER_FIELDS,
     DAY_COUNTS,
+    EMAIL_REACHABLE,
     OPERATORS,
     ORDER_FIGURES,
+    SMS_REACHABLE,
     audience_frame,
     compile_conditions,
     condition_problems,
@@ -26,6 +28,7 @@ from segments.audience import (  # noqa: F401  (what campaigns read)
     holds_sample_shop,
     message_data_frame,
     rfm_score_edges,
+    segment_reach,
 )
 from segments.models import Customer, Membership, Order, Segment, SegmentationRun
 
@@ -171,6 +174,61 @@ def current_segment_ids(customer_ids) -> dict[int, int]:
     """customer id -> the segment each given customer is in now (customers in none are left out)."""
     rows = Membership.objects.filter(ended_run__isnull=True, customer_id__in=list(customer_ids))
     return dict(rows.values_list("customer_id", "segment_id"))
+
+
+def segment_members(*, segment_id: int) -> QuerySet[Membership]:
+    """The segment's current memberships with their customer and the run that put them there
+    (when they joined), by customer id: for a page of members."""
+    return (
+        Membership.objects.filter(segment_id=segment_id, ended_run__isnull=True)
+        .select_related("customer", "run")
+        .only(
+            "run_id", "customer__external_id", "customer__first_name", "customer__last_name", "customer__email",
+            "customer__phone", "customer__email_consent", "customer__sms_consent",
+            "run__finished_at", "run__started_at", "run__created_at",
+        )
+        .order_by("customer_id")
+    )
+
+
+MEMBER_EXPORT_FIELDS = {
+    "external_id": "customer__external_id",
+    "first_name": "customer__first_name",
+    "last_name": "customer__last_name",
+    "email": "customer__email",
+    "phone": "customer__phone",
+    "email_consent": "customer__email_consent",
+    "sms_consent": "customer__sms_consent",
+    "run_finished_at": "run__finished_at",
+    "run_started_at": "run__started_at",
+    "run_created_at": "run__created_at",
+    "last_order_at": "customer__stats__last_order_at",
+    "frequency": "customer__stats__frequency",
+    "monetary": "customer__stats__monetary",
+}
+
+
+def segment_member_export_rows(*, segment_id: int, chunk_size: int):
+    """The segment's current members as dicts of MEMBER_EXPORT_FIELDS' keys, by customer id,
+    read `chunk_size` rows at a time (a server-side cursor on PostgreSQL): nothing holds the
+    whole segment in memory."""
+    rows = (
+        Membership.objects.filter(segment_id=segment_id, ended_run__isnull=True)
+        .order_by("customer_id")
+        .values(**{name: F(path) for name, path in MEMBER_EXPORT_FIELDS.items()})
+    )
+    return rows.iterator(chunk_size=chunk_size)
+
+
+def customer_segment_history(*, customer_id: int, limit: int) -> list[Membership]:
+    """The customer's memberships, newest first (the current one, if any, first), with their
+    segment and the runs that started and ended them: by the (customer, run) index."""
+    rows = (
+        Membership.objects.filter(customer_id=customer_id)
+        .select_related("segment", "run", "ended_run")
+        .order_by("-run_id")
+    )
+    return list(rows[:limit])
 
 
 def segment_sample_member(segment_id: int) -> int | None:

@@ -32,10 +32,12 @@ from django.utils.html import format_html, format_html_join
 from segcampaign.pagination import LargeTablePaginator
 from segments.models import ConsentSource, Customer, Order
 
-from .display import moment, money
+from . import customer_segments
 from .search import as_e164, search_terms
+from .shop_format import day, day_and_time, money
 
 LATEST_ORDERS_SHOWN = 50
+SEGMENT_HISTORY_SHOWN = 20
 _COUNTRY_CHOICES_SECONDS = 600
 
 
@@ -87,7 +89,7 @@ class LatestOrdersFormSet(BaseInlineFormSet):
 class OrderInline(admin.TabularInline):
     model = Order
     formset = LatestOrdersFormSet
-    fields = ["order_link", "ordered_at_shown", "amount", "quantity", "is_return", "coupon_code"]
+    fields = ["order_link", "ordered_at_shown", "amount_shown", "quantity", "return_shown", "coupon_code"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -105,7 +107,16 @@ class OrderInline(admin.TabularInline):
 
     @admin.display(description="ordered at")
     def ordered_at_shown(self, order):
-        return moment(order.ordered_at)
+        return day_and_time(order.ordered_at)
+
+    @admin.display(description="amount")
+    def amount_shown(self, order):
+        return money(order.amount)
+
+    @admin.display(description="return", empty_value="")
+    def return_shown(self, order):
+        # Said of returns only: a column of "no" beside every purchase is noise.
+        return "Return" if order.is_return else ""
 
     @admin.display(description="order")
     def order_link(self, order):
@@ -140,7 +151,7 @@ class CustomerForm(forms.ModelForm):
             "totals_average_order_value": "Spend per order, returns left out.",
             "totals_first_order": "The first order that is not a return.",
             "totals_last_order": "The latest order that is not a return.",
-            "attributes_table": "As imported; edit the raw JSON below if something is wrong.",
+            "attributes": "As imported, in JSON: correct a value here if it is wrong.",
         }
 
 
@@ -155,6 +166,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "country",
         "email_consent",
         "sms_consent",
+        "segment",
         "order_count",
         "total_spend",
         "last_order_at",
@@ -170,6 +182,7 @@ class CustomerAdmin(admin.ModelAdmin):
         CountryFilter,
         "email_consent",
         "sms_consent",
+        customer_segments.SegmentFilter,
         ("created_at", admin.DateFieldListFilter),
         HasOrdersFilter,
     ]
@@ -190,6 +203,8 @@ class CustomerAdmin(admin.ModelAdmin):
         "totals_first_order",
         "totals_last_order",
         "all_orders_link",
+        "segment_now",
+        "segment_history",
     ]
     fieldsets = [
         ("Identity", {"fields": ["external_id", ("first_name", "last_name"), "country", "time_zone", "locale"]}),
@@ -205,9 +220,17 @@ class CustomerAdmin(admin.ModelAdmin):
             },
         ),
         (
+            "Segment",
+            {
+                "description": "Where the segmentation runs placed this customer, and where before.",
+                "fields": ["segment_now", "segment_history"],
+            },
+        ),
+        (
             "Attributes",
             {
                 "description": "Extra columns from imported files. Segmentations can use the numeric ones.",
+                # One of the two, never both (get_fieldsets): the JSON to those who may correct it.
                 "fields": ["attributes_table", "attributes"],
             },
         ),
@@ -226,8 +249,18 @@ class CustomerAdmin(admin.ModelAdmin):
         ("Record", {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
     ]
 
+    def get_fieldsets(self, request, obj=None):
+        # Attributes are shown once: as JSON to correct for those who may change the customer,
+        # as a table for those who may only look.
+        hidden = "attributes_table" if self.has_change_permission(request, obj) else "attributes"
+        return [
+            (title, {**options, "fields": [f for f in options["fields"] if f != hidden]})
+            for title, options in self.fieldsets
+        ]
+
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
+        queryset = customer_segments.annotate_current_segment(super().get_queryset(request))
+        return queryset.annotate(
             order_count=Coalesce(_order_subquery(Count("pk"), IntegerField()), Value(0)),
             total_spend=Subquery(
                 Order.objects.filter(customer=OuterRef("pk"))
@@ -285,7 +318,11 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description="last order")
     def last_order_at(self, customer):
-        return moment(customer.last_order_at)
+        return day(customer.last_order_at)
+
+    @admin.display(description="segment")
+    def segment(self, customer):
+        return customer_segments.segment_cell(customer)
 
     # --- change page ---
 
@@ -324,11 +361,19 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description="first order")
     def totals_first_order(self, customer):
-        return (moment(self._totals(customer)["first"]) or "-") if customer.pk else "-"
+        return day_and_time(self._totals(customer)["first"]) if customer.pk else "-"
 
     @admin.display(description="last order")
     def totals_last_order(self, customer):
-        return (moment(self._totals(customer)["last"]) or "-") if customer.pk else "-"
+        return day_and_time(self._totals(customer)["last"]) if customer.pk else "-"
+
+    @admin.display(description="segment now")
+    def segment_now(self, customer):
+        return customer_segments.current_segment_block(customer) if customer.pk else "-"
+
+    @admin.display(description="history")
+    def segment_history(self, customer):
+        return customer_segments.segment_history_table(customer, limit=SEGMENT_HISTORY_SHOWN) if customer.pk else "-"
 
     @admin.display(description="all orders")
     def all_orders_link(self, customer):

@@ -19,6 +19,7 @@ from segcampaign.pagination import LargeTablePaginator
 from segments import selectors, services
 from segments.models import Customer, Order
 
+from . import shop_format
 from .display import moment
 from .search import search_terms
 
@@ -157,7 +158,7 @@ def _day_start(day: datetime.date) -> datetime.datetime:
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = [
-        "external_id", "customer_link", "ordered_at_shown", "amount", "quantity", "is_return", "coupon_code"
+        "external_id", "customer_link", "ordered_at_shown", "amount_shown", "quantity", "return_shown", "coupon_code"
     ]
     list_select_related = ["customer"]
     date_hierarchy = "ordered_at"
@@ -227,6 +228,15 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="ordered at", ordering="ordered_at")
     def ordered_at_shown(self, order):
         return moment(order.ordered_at)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, order):
+        return shop_format.money(order.amount)
+
+    @admin.display(description="return", ordering="is_return", empty_value="")
+    def return_shown(self, order):
+        # Said of returns only: a column of "no" beside every purchase is noise.
+        return "Return" if order.is_return else ""
 
     @admin.display(description="customer", ordering="customer__external_id")
     def customer_link(self, order):

@@ -1,28 +1,82 @@
 """Segment admin: what each segment is, who is in it now, and the name a marketer gives it.
 
 Segments can be renamed and described, nothing else: they come from runs and are retired by
-runs, never deleted.
+runs, never deleted. The list shows the live segments; retired ones are listed apart.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 
-from segcampaign.pagination import LargeTablePaginator
 from segments import plots
-from segments.models import Customer, Membership, Segment
+from segments.models import Customer, Segment
+from segments.services import segment_store
 
+from . import segment_members
 from .display import admin_url, key_value_table, number, percent
 
-MEMBERS_PER_PAGE = 100
+
+class StatusFilter(admin.SimpleListFilter):
+    """Live segments by default; the retired ones on a list of their own."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("retired", "Retired"), ("all", "Live and retired")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Live",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "retired":
+            return queryset.filter(is_active=False)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(is_active=True)
+
+
+class LiveFirstChangeList(ChangeList):
+    """Live segments come first whatever column the list is sorted by."""
+
+    def get_ordering(self, request, queryset):
+        ordering = [field for field in super().get_ordering(request, queryset) if field.lstrip("-") != "is_active"]
+        return ["-is_active", *ordering]
+
+
+class SegmentForm(forms.ModelForm):
+    class Meta:
+        model = Segment
+        fields = ("name", "description")
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if self.instance.is_active and segment_store.live_name_taken(name, exclude_pk=self.instance.pk):
+            raise forms.ValidationError(segment_store.name_taken_message(name))
+        return name
 
 
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
-    list_display = ("name", "key", "is_active", "size_display", "algorithm", "last_run_link")
-    list_filter = ("is_active", "algorithm", "name_locked")
+    form = SegmentForm
+    list_display = ("name", "key", "is_active", "size_display", "algorithm", "last_run_link", "retired_at")
+    list_filter = (StatusFilter, "algorithm", "name_locked")
     search_fields = ("name", "key", "description")
     # The member list sits between the form and the bottom buttons: save from the top too.
     save_on_top = True
@@ -109,11 +163,38 @@ class SegmentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_changelist(self, request, **kwargs):
+        return LiveFirstChangeList
+
+    def get_list_display(self, request):
+        # The live list has no retired segment: its status and retirement date would be blank.
+        if request.GET.get(StatusFilter.parameter_name) in ("retired", "all"):
+            return self.list_display
+        return [name for name in self.list_display if name not in ("is_active", "retired_at")]
+
     def save_model(self, request, obj, form, change):
-        if "name" in form.changed_data:
-            # Later runs keep a name a marketer chose instead of naming the segment from its profile.
-            obj.name_locked = True
-        super().save_model(request, obj, form, change)
+        # The service locks a changed name (later runs keep it) and refuses one another live
+        # segment has; the form said so already, this covers two people saving at once.
+        name, description = obj.name, obj.description
+        obj.name = form.initial.get("name", obj.name)
+        try:
+            segment_store.segment_rename(segment=obj, name=name, description=description)
+        except segment_store.SegmentNameTaken as exc:
+            self.message_user(request, f"Not saved: {exc}", messages.ERROR)
+
+    def get_urls(self):
+        export = path(
+            "<path:object_id>/export/",
+            self.admin_site.admin_view(self.export_view),
+            name="segments_segment_export",
+        )
+        return [export, *super().get_urls()]
+
+    def export_view(self, request, object_id):
+        """The segment's current members as CSV: for those who may view segments and customers."""
+        if not self.has_view_or_change_permission(request) or not self._may_see_customers(request):
+            raise PermissionDenied
+        return segment_members.export_response(get_object_or_404(Segment, pk=object_id))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # Checked before the member list is read, which Django's own check would follow.
@@ -125,30 +206,13 @@ class SegmentAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
     def _may_see_customers(self, request) -> bool:
-        if self.admin_site.is_registered(Customer):
-            return self.admin_site.get_model_admin(Customer).has_view_or_change_permission(request)
-        return request.user.has_perm("segments.view_customer")
+        return segment_members.may_see_customers(self.admin_site, request)
 
     def _members_context(self, request, segment: Segment) -> dict:
         """Who is in the segment now, a page at a time; only how many for those who may not see customers."""
-        current = Membership.objects.filter(segment=segment, ended_run__isnull=True)
-        if not self._may_see_customers(request):
-            return {"members_count": current.count(), "members_hidden": True}
-        members = (
-            current.select_related("customer")
-            .only("run_id", "customer__external_id", "customer__email", "customer__first_name", "customer__last_name")
-            .order_by("customer_id")
+        return segment_members.members_context(
+            request,
+            segment,
+            may_see_customers=self._may_see_customers(request),
+            link_customers=self.admin_site.is_registered(Customer),
         )
-        page = LargeTablePaginator(members, MEMBERS_PER_PAGE).get_page(request.GET.get("members_page"))
-        link_customers = self.admin_site.is_registered(Customer)
-        rows = [
-            {
-                "customer": str(membership.customer),
-                "email": membership.customer.email,
-                "url": admin_url("segments_customer_change", membership.customer_id) if link_customers else None,
-                "run_id": membership.run_id,
-                "run_url": admin_url("segments_segmentationrun_change", membership.run_id),
-            }
-            for membership in page.object_list
-        ]
-        return {"members_count": page.paginator.count, "members_page": page, "member_rows": rows}

@@ -138,7 +138,7 @@ def test_the_customer_page_shows_totals_orders_and_attributes(admin_client, shop
     assert "Orders that are not returns." in text  # totals explain themselves
     inline = response.context["inline_admin_formsets"][0]
     assert [form.original.external_id for form in inline] == ["O3", "O2", "O1"]  # newest first
-    assert "<th>complains</th><td>2</td>" in text
+    assert "&quot;complains&quot;: 2" in text  # the attributes, as JSON to correct
     assert f"?customer__id__exact={shop.emma.pk}" in text
 
 
@@ -172,10 +172,10 @@ def test_the_customer_totals_are_right(admin_client, shop):
 
     assert customer_admin.totals_orders(emma) == 2
     assert customer_admin.totals_returns(emma) == 1
-    assert customer_admin.totals_net_spend(emma) == "80.00"
-    assert customer_admin.totals_average_order_value(emma) == "50.00"
-    assert customer_admin.totals_first_order(emma) == datetime.datetime(2025, 1, 1, 12, tzinfo=UTC)
-    assert customer_admin.totals_last_order(emma) == datetime.datetime(2025, 1, 31, 12, tzinfo=UTC)
+    assert customer_admin.totals_net_spend(emma) == "£80.00"
+    assert customer_admin.totals_average_order_value(emma) == "£50.00"
+    assert customer_admin.totals_first_order(emma) == "1 Jan 2025, 12:00"
+    assert customer_admin.totals_last_order(emma) == "31 Jan 2025, 12:00"
     assert customer_admin.totals_average_order_value(Customer.objects.get(pk=shop.nobody.pk)) == "-"
 
 
@@ -239,5 +239,5 @@ def test_a_customer_with_orders_dated_0001_and_9999_shows_in_a_zone_behind_utc(a
     page = admin_client.get(reverse("admin:segments_customer_change", args=[shop.lukas.pk]))
 
     assert customers.status_code == 200 and page.status_code == 200
-    assert customers.text.count("Jan. 1, 0001, midnight UTC") == 1  # Lukas's last order
-    assert page.text.count("Jan. 1, 0001, midnight UTC") == 3  # first and last order, and the order itself
+    assert customers.text.count("1 Jan 0001 UTC") == 1  # Lukas's last order
+    assert page.text.count("1 Jan 0001, 00:00 UTC") == 3  # first and last order, and the order itself

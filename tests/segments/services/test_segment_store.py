@@ -1,8 +1,10 @@
 """Segment rows: identity kept across runs, keys and names never clash."""
 
+import numpy as np
 import pytest
+from django.db import IntegrityError, transaction
 
-from segments.models import Segment
+from segments.models import Segment, SegmentationRun
 from segments.services import segment_store
 
 pytestmark = pytest.mark.django_db
@@ -16,5 +18,99 @@ def test_a_new_key_skips_every_numbered_key_already_taken():
     assert segment_store._unique_key("new") == "new"
 
 
-def test_a_name_is_numbered_with_a_space_when_taken():
-    assert segment_store._unique("Loyal", {"Loyal", "Loyal 2"}) == "Loyal 3"
+def test_a_name_is_numbered_with_a_space_when_taken_whatever_its_case():
+    assert segment_store._unique("Loyal", {"loyal", "loyal 2"}) == "Loyal 3"
+    assert segment_store._unique("LOYAL", {"loyal"}) == "LOYAL 2"
+
+
+def _segment(key, name, *, live=True, locked=False):
+    return Segment.objects.create(key=key, name=name, algorithm="kmeans", is_active=live, name_locked=locked)
+
+
+def test_the_database_refuses_two_live_segments_of_one_name_but_not_a_retired_one():
+    _segment("loyal", "Loyal")
+    _segment("old-loyal", "loyal", live=False)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _segment("loyal-2", "LOYAL")
+
+
+def test_renaming_to_the_name_of_another_live_segment_is_refused_in_words():
+    _segment("loyal", "Loyal")
+    other = _segment("new", "New")
+
+    with pytest.raises(segment_store.SegmentNameTaken, match="Another live segment is already called “loyal”"):
+        segment_store.segment_rename(segment=other, name=" loyal ")
+
+    other.refresh_from_db()
+    assert (other.name, other.name_locked) == ("New", False)
+
+
+def test_a_segment_may_take_the_name_of_a_retired_one_and_is_locked():
+    _segment("old-loyal", "Loyal", live=False)
+    other = _segment("new", "New")
+
+    segment_store.segment_rename(segment=other, name="Loyal", description="Best ones")
+
+    other.refresh_from_db()
+    assert (other.name, other.name_locked, other.description) == ("Loyal", True, "Best ones")
+
+
+def _profiles(n):
+    return [{"label": label, "size": 10} for label in range(n)]
+
+
+def test_a_run_may_swap_the_names_of_two_segments():
+    run = SegmentationRun.objects.create()
+    _segment("a", "New")
+    _segment("b", "Loyal")
+
+    with transaction.atomic():
+        saved = segment_store.cluster_segments_save(
+            run=run, profiles=_profiles(2), auto_names={0: "Loyal", 1: "New"}, centroids=np.zeros((2, 3)),
+            matches={0: "a", 1: "b"},
+        )
+
+    assert {saved[0].key: saved[0].name, saved[1].key: saved[1].name} == {"a": "Loyal", "b": "New"}
+    assert dict(Segment.objects.filter(is_active=True).values_list("key", "name")) == {"a": "Loyal", "b": "New"}
+
+
+def test_a_revived_segment_whose_name_a_live_one_has_is_numbered():
+    # Renamed while retired to the name a live segment had, then matched again by a run.
+    run = SegmentationRun.objects.create()
+    _segment("a", "Champions", live=False, locked=True)
+    _segment("b", "champions", locked=True)
+
+    with transaction.atomic():
+        segment_store.cluster_segments_save(
+            run=run, profiles=_profiles(2), auto_names={0: "X", 1: "Y"}, centroids=np.zeros((2, 3)),
+            matches={0: "a", 1: "b"},
+        )
+
+    assert dict(Segment.objects.filter(is_active=True).values_list("key", "name")) == {
+        "a": "Champions", "b": "champions 2"
+    }
+
+
+def test_a_new_segment_is_not_named_like_a_live_one_whatever_the_case():
+    run = SegmentationRun.objects.create()
+    _segment("a", "loyal", locked=True)
+
+    with transaction.atomic():
+        saved = segment_store.cluster_segments_save(
+            run=run, profiles=_profiles(2), auto_names={0: "Whatever", 1: "Loyal"}, centroids=np.zeros((2, 3)),
+            matches={0: "a", 1: None},
+        )
+
+    assert (saved[0].name, saved[1].name) == ("loyal", "Loyal 2")
+
+
+def test_rfm_segments_keep_a_marketers_name_and_never_clash():
+    run = SegmentationRun.objects.create()
+    _segment("rfm-loyal", "Champions", live=False, locked=True)  # renamed while retired
+
+    with transaction.atomic():
+        saved = segment_store.rfm_segments_save(run=run, profiles=_profiles(2), names=["Champions", "Loyal"])
+
+    # The name a marketer chose wins, as in a refit; the rule's own name is numbered.
+    assert {s.key: s.name for s in saved.values()} == {"rfm-champions": "Champions 2", "rfm-loyal": "Champions"}
