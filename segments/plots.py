@@ -2,43 +2,37 @@
 
 Pure: run data (plain dicts and lists from the run's JSON fields) in, plotly figures or HTML
 fragments out; nothing here imports Django, so the figures are tested without a database.
-The HTML fragments never embed plotly.js (about 4.6 MB): the page loads it once from the
-app's static files, because the admin may run on machines without internet access.
+Figures leave as JSON (to_json) that the page draws with plotly.js, which it loads once from
+the app's own static files (the admin may run without internet access), compressed and cached.
+Every figure takes its segments' colours from segments/playbook.py, so a segment has the same
+colour on every card and in every figure, and its labels from segments/labels.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import plotly.graph_objects as go
+import plotly.io
 from plotly.subplots import make_subplots
 
 from segments.clustering import NO_PREVIOUS_SEGMENT as NEW_CUSTOMERS
+from segments.playbook import NEW_CUSTOMERS_COLOUR as NEW_COLOUR
+from segments.playbook import segment_colours
 
 NEW_CUSTOMERS_LABEL = "Not segmented before"
-# Plotly's default qualitative palette has ten colours; runs rarely find more segments, and
-# when they do the colours repeat, which the legend still disambiguates.
-PALETTE = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
-NEW_COLOUR = "#bbbbbb"
 # Every figure: no plotly logo link (it points to the internet), and it follows the width of the page.
 CONFIG = {"displaylogo": False, "responsive": True}
 _MARGIN = {"l": 50, "r": 20, "t": 50, "b": 40}
 
+_FONT = {"family": "-apple-system, 'Segoe UI', system-ui, Roboto, 'Helvetica Neue', Arial, sans-serif"}
 
-def segment_colours(keys: Sequence[str]) -> dict[str, str]:
-    """One stable colour per segment key, so a segment looks the same in every figure of a page."""
-    return {key: PALETTE[i % len(PALETTE)] for i, key in enumerate(sorted(keys))}
+
+def _colours(keys, colours: Mapping[str, str] | None) -> dict[str, str]:
+    """The page's colours when it passed them (every figure alike), else each key's own."""
+    own = segment_colours(keys)
+    return {key: (colours or {}).get(key, own[key]) for key in own}
 
 
 def elbow_figure(k_candidates: Sequence[Mapping], *, chosen_k: int | None) -> go.Figure:
@@ -54,7 +48,7 @@ def elbow_figure(k_candidates: Sequence[Mapping], *, chosen_k: int | None) -> go
     with_stability = any(value is not None for value in stability)
     figure = make_subplots(specs=[[{"secondary_y": True}]])
     figure.add_trace(
-        go.Scatter(x=ks, y=[row.get("inertia") for row in rows], mode="lines+markers", name="inertia (elbow)"),
+        go.Scatter(x=ks, y=[row.get("inertia") for row in rows], mode="lines+markers", name="Inertia (elbow)"),
         secondary_y=False,
     )
     figure.add_trace(
@@ -62,14 +56,14 @@ def elbow_figure(k_candidates: Sequence[Mapping], *, chosen_k: int | None) -> go
             x=ks,
             y=[row.get("silhouette") for row in rows],
             mode="lines+markers",
-            name="silhouette",
+            name="Silhouette",
             line={"dash": "dot"},
         ),
         secondary_y=True,
     )
     if with_stability:
         figure.add_trace(
-            go.Scatter(x=ks, y=stability, mode="lines+markers", name="stability", line={"dash": "dash"}),
+            go.Scatter(x=ks, y=stability, mode="lines+markers", name="Stability", line={"dash": "dash"}),
             secondary_y=True,
         )
     chosen = next((row for row in rows if row["k"] == chosen_k), None)
@@ -79,30 +73,33 @@ def elbow_figure(k_candidates: Sequence[Mapping], *, chosen_k: int | None) -> go
                 x=[chosen_k],
                 y=[chosen.get("inertia")],
                 mode="markers+text",
-                name=f"chosen K = {chosen_k}",
+                name=f"Chosen: {chosen_k} segments",
                 marker={"size": 16, "symbol": "star", "color": "#d62728"},
-                text=[f"K={chosen_k}"],
+                text=[f"{chosen_k} segments"],
                 textposition="top right",
             ),
             secondary_y=False,
         )
         figure.add_vline(x=chosen_k, line={"dash": "dash", "color": "#d62728", "width": 1})
     figure.update_layout(
-        title="How many segments? Inertia, silhouette and stability per K"
+        title="How many segments? Inertia, silhouette and stability for each number tried"
         if with_stability
-        else "How many segments? Inertia and silhouette per K",
+        else "How many segments? Inertia and silhouette for each number tried",
         margin=_MARGIN,
         legend={"orientation": "h", "y": -0.2},
         height=380,
     )
-    figure.update_xaxes(title_text="K (number of segments)", dtick=1)
-    figure.update_yaxes(title_text="inertia (lower: tighter segments)", secondary_y=False)
-    second_axis = "silhouette, stability (higher: better)" if with_stability else "silhouette (higher: better separated)"
-    figure.update_yaxes(title_text=second_axis, secondary_y=True)
+    figure.update_xaxes(title_text="Number of segments", dtick=1)
+    figure.update_yaxes(title_text="Inertia (lower: tighter segments)", secondary_y=False, tickformat="~s")
+    second_axis = "Silhouette, stability (higher: better)" if with_stability else "Silhouette (higher: better separated)"
+    # Both run from 0 to 1: fixed ticks at tenths, not wherever the data happen to end.
+    figure.update_yaxes(title_text=second_axis, secondary_y=True, range=[0, 1.05], dtick=0.2, showgrid=False)
     return figure
 
 
-def projection_figure(projection: Mapping, names: Mapping[str, str], *, dimensions: int = 2) -> go.Figure:
+def projection_figure(
+    projection: Mapping, names: Mapping[str, str], *, dimensions: int = 2, colours: Mapping[str, str] | None = None
+) -> go.Figure:
     """Customers projected with PCA, one trace per segment (the legend shows segment names)."""
     if dimensions not in (2, 3):
         raise ValueError(f"dimensions must be 2 or 3, got {dimensions}")
@@ -110,15 +107,18 @@ def projection_figure(projection: Mapping, names: Mapping[str, str], *, dimensio
     axes = ("x", "y", "z")[:dimensions]
     if dimensions == 3 and not projection.get("z"):
         axes = ("x", "y")
-    points: dict[str, dict[str, list]] = {}
-    for i, key in enumerate(keys):
-        bucket = points.setdefault(key, {axis: [] for axis in axes})
-        for axis in axes:
-            bucket[axis].append(projection[axis][i])
-    colours = segment_colours(points)
+    # Arrays, not lists: plotly checks a list point by point, which took most of the page's time.
+    segment_of = np.asarray(keys, dtype=object)
+    coordinates = {axis: np.asarray(projection[axis], dtype=np.float64) for axis in axes}
+    points = {
+        key: {axis: coordinates[axis][segment_of == key] for axis in axes} for key in dict.fromkeys(keys)
+    }
+    colours = _colours(points, colours)
     variance = list(projection.get("explained_variance") or [])
     titles = [
-        f"PC{i + 1} ({variance[i]:.0%} of variance)" if i < len(variance) and variance[i] is not None else f"PC{i + 1}"
+        f"Direction {i + 1} ({variance[i]:.0%} of the differences)"
+        if i < len(variance) and variance[i] is not None
+        else f"Direction {i + 1}"
         for i in range(len(axes))
     ]
     figure = go.Figure()
@@ -149,18 +149,18 @@ def projection_figure(projection: Mapping, names: Mapping[str, str], *, dimensio
     figure.update_layout(
         title=f"Customers in {len(axes)}-D (PCA of the clustering features), coloured by segment",
         margin=_MARGIN,
-        legend={"title": {"text": "segment"}},
+        legend={"title": {"text": "Segment"}},
     )
     return figure
 
 
-def sizes_figure(profiles: Sequence[Mapping]) -> go.Figure:
+def sizes_figure(profiles: Sequence[Mapping], *, colours: Mapping[str, str] | None = None) -> go.Figure:
     """Customers per segment, largest first, with the share of customers and of revenue."""
     rows = sorted(profiles, key=lambda p: p.get("size") or 0, reverse=True)
-    colours = segment_colours([p.get("key", str(p.get("label"))) for p in rows])
+    colours = _colours([p.get("key", str(p.get("label"))) for p in rows], colours)
     hover = []
     for p in rows:
-        text = f"{p.get('size', 0)} customers"
+        text = f"{p.get('size', 0):,} customers"
         if p.get("share") is not None:
             text += f", {p['share']:.0%} of all"
         if p.get("revenue_share") is not None:
@@ -171,7 +171,7 @@ def sizes_figure(profiles: Sequence[Mapping]) -> go.Figure:
             x=[p.get("name", p.get("key")) for p in rows],
             y=[p.get("size", 0) for p in rows],
             marker={"color": [colours[p.get("key", str(p.get("label")))] for p in rows]},
-            text=[p.get("size", 0) for p in rows],
+            text=[f"{p.get('size', 0):,}" for p in rows],
             textposition="auto",
             hovertext=hover,
             hoverinfo="x+text",
@@ -179,12 +179,13 @@ def sizes_figure(profiles: Sequence[Mapping]) -> go.Figure:
         )
     )
     figure.update_layout(
-        title="Segment sizes", yaxis_title="customers", margin=_MARGIN, height=360, showlegend=False
+        title="Segment sizes", yaxis_title="Customers", margin=_MARGIN, height=360, showlegend=False
     )
+    figure.update_yaxes(tickformat=",d", rangemode="tozero")
     return figure
 
 
-def rfm_heatmap_figure(rfm_heatmap: Mapping) -> go.Figure:
+def rfm_heatmap_figure(rfm_heatmap: Mapping, *, currency: str = "£") -> go.Figure:
     """Recency score x frequency score: customers per cell, and their mean spend, side by side.
 
     Scores are quintiles 1..5 (5: most recent / most frequent); every cell of the 5x5 grid is
@@ -202,7 +203,7 @@ def rfm_heatmap_figure(rfm_heatmap: Mapping) -> go.Figure:
     figure = make_subplots(
         rows=1,
         cols=2,
-        subplot_titles=("customers", "mean spend"),
+        subplot_titles=("Customers", f"Average spend ({currency})"),
         horizontal_spacing=0.14,
         shared_yaxes=False,
     )
@@ -212,10 +213,10 @@ def rfm_heatmap_figure(rfm_heatmap: Mapping) -> go.Figure:
             x=scores,
             y=scores,
             colorscale="Blues",
-            name="customers",
-            texttemplate="%{z}",
-            hovertemplate="R=%{y}, F=%{x}: %{z} customers<extra></extra>",
-            colorbar={"x": 0.43, "len": 0.9, "title": {"text": "customers"}},
+            name="Customers",
+            texttemplate="%{z:,d}",
+            hovertemplate="Recency score %{y}, frequency score %{x}: %{z:,d} customers<extra></extra>",
+            colorbar={"x": 0.43, "len": 0.9, "title": {"text": "Customers"}, "tickformat": ",d"},
         ),
         row=1,
         col=1,
@@ -226,24 +227,28 @@ def rfm_heatmap_figure(rfm_heatmap: Mapping) -> go.Figure:
             x=scores,
             y=scores,
             colorscale="Greens",
-            name="mean spend",
-            texttemplate="%{z:,.0f}",
-            hovertemplate="R=%{y}, F=%{x}: mean spend %{z:,.2f}<extra></extra>",
-            colorbar={"x": 1.0, "len": 0.9, "title": {"text": "spend"}},
+            name="Average spend",
+            texttemplate=currency + "%{z:,.0f}",
+            hovertemplate="Recency score %{y}, frequency score %{x}: average spend "
+            + currency
+            + "%{z:,.2f}<extra></extra>",
+            colorbar={"x": 1.0, "len": 0.9, "title": {"text": f"Spend ({currency})"}, "tickformat": ",d"},
         ),
         row=1,
         col=2,
     )
-    figure.update_xaxes(title_text="frequency score (5: most orders)", dtick=1)
-    figure.update_yaxes(title_text="recency score (5: bought most recently)", dtick=1)
+    figure.update_xaxes(title_text="Frequency score (5: most orders)", dtick=1)
+    figure.update_yaxes(title_text="Recency score (5: bought most recently)", dtick=1)
     # A taller top margin than the other figures: the subplot titles sit under the figure title.
     figure.update_layout(
-        title="RFM grid: recency score x frequency score", margin={**_MARGIN, "t": 90}, height=430
+        title="RFM grid: recency score by frequency score", margin={**_MARGIN, "t": 90}, height=430
     )
     return figure
 
 
-def sankey_figure(transitions: Mapping[str, Mapping[str, int]], names: Mapping[str, str]) -> go.Figure:
+def sankey_figure(
+    transitions: Mapping[str, Mapping[str, int]], names: Mapping[str, str], *, colours: Mapping[str, str] | None = None
+) -> go.Figure:
     """Who moved where since the previous run: one node per segment on each side.
 
     Left nodes are the segments customers were in (plus "not segmented before"), right nodes
@@ -253,7 +258,7 @@ def sankey_figure(transitions: Mapping[str, Mapping[str, int]], names: Mapping[s
     targets = sorted(
         {to for moves in transitions.values() for to in moves}, key=lambda key: names.get(key, key)
     )
-    colours = segment_colours({*sources, *targets} - {NEW_CUSTOMERS})
+    colours = _colours({*sources, *targets} - {NEW_CUSTOMERS}, colours)
     colours[NEW_CUSTOMERS] = NEW_COLOUR
     left = {key: i for i, key in enumerate(sources)}
     right = {key: len(sources) + i for i, key in enumerate(targets)}
@@ -282,7 +287,7 @@ def sankey_figure(transitions: Mapping[str, Mapping[str, int]], names: Mapping[s
         )
     )
     figure.update_layout(
-        title="Where customers went: previous segment (left) to this run's segment (right)",
+        title="Where customers went: their segment in the last run (left) and in this one (right)",
         margin=_MARGIN,
         height=max(360, 40 * max(len(sources), len(targets))),
     )
@@ -294,14 +299,15 @@ def _translucent(hex_colour: str, alpha: float = 0.35) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-def to_div(figure: go.Figure, *, div_id: str) -> str:
-    """An HTML fragment (a div and the script that draws it) for a page that loads plotly.js itself."""
-    return figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CONFIG)
+def to_json(figure: go.Figure) -> str:
+    """The figure and its config as JSON, for a page that loads plotly.js once and draws it."""
+    figure.update_layout(font=_FONT, separators=".,")
+    return plotly.io.to_json({"data": figure.data, "layout": figure.layout, "config": CONFIG}, validate=False)
 
 
 def run_figures(
     *, k_candidates: Sequence[Mapping], k: int | None, profiles: Sequence[Mapping], plot_data: Mapping,
-    transitions: Mapping[str, Mapping[str, int]],
+    transitions: Mapping[str, Mapping[str, int]], colours: Mapping[str, str] | None = None, currency: str = "£",
 ) -> dict[str, go.Figure]:
     """Every figure a run's data supports, by name; a figure whose data the run lacks is left out.
 
@@ -313,16 +319,16 @@ def run_figures(
     if k_candidates:
         figures["elbow"] = elbow_figure(k_candidates, chosen_k=k)
     if profiles:
-        figures["sizes"] = sizes_figure(profiles)
+        figures["sizes"] = sizes_figure(profiles, colours=colours)
     projection = plot_data.get("projection")
     if projection and projection.get("segments"):
-        figures["projection_2d"] = projection_figure(projection, names, dimensions=2)
+        figures["projection_2d"] = projection_figure(projection, names, dimensions=2, colours=colours)
         if projection.get("z"):
-            figures["projection_3d"] = projection_figure(projection, names, dimensions=3)
+            figures["projection_3d"] = projection_figure(projection, names, dimensions=3, colours=colours)
     if plot_data.get("rfm_heatmap") and plot_data["rfm_heatmap"].get("r"):
-        figures["rfm_heatmap"] = rfm_heatmap_figure(plot_data["rfm_heatmap"])
+        figures["rfm_heatmap"] = rfm_heatmap_figure(plot_data["rfm_heatmap"], currency=currency)
     if any(sum(moves.values()) for moves in transitions.values()):
-        figures["sankey"] = sankey_figure(transitions, names)
+        figures["sankey"] = sankey_figure(transitions, names, colours=colours)
     return figures
 
 
@@ -381,3 +387,31 @@ def transition_rows(
         if count
     ]
     return sorted(rows, key=lambda row: (-row["customers"], row["from_name"], row["to_name"]))
+
+
+def movement_rows(
+    transitions: Mapping[str, Mapping[str, int]], names: Mapping[str, str]
+) -> list[dict[str, object]]:
+    """Per segment, where its customers came from and how many left: the movement between two runs.
+
+    "kept": in this segment in the last run and now; "joined": from another segment; "new": not
+    segmented before (new customers); "left": in it last run, in another segment now. A segment
+    that lost everyone still has a row, with nobody now. Largest segments (now) first.
+    """
+    keys = ({*transitions} | {to for moves in transitions.values() for to in moves}) - {NEW_CUSTOMERS}
+    rows = {key: {"key": key, "name": names.get(key, key), "kept": 0, "joined": 0, "new": 0, "left": 0} for key in keys}
+    for source, moves in transitions.items():
+        for target, count in moves.items():
+            if not count:
+                continue
+            if source == target:
+                rows[target]["kept"] += count
+            elif source == NEW_CUSTOMERS:
+                rows[target]["new"] += count
+            else:
+                rows[target]["joined"] += count
+                rows[source]["left"] += count
+    for row in rows.values():
+        row["now"] = row["kept"] + row["joined"] + row["new"]
+        row["before"] = row["kept"] + row["left"]
+    return sorted(rows.values(), key=lambda row: (-row["now"], row["name"]))

@@ -10,7 +10,7 @@ import datetime as dt
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import F, Max, Q, QuerySet
+from django.db.models import F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from segments import clustering, features, frames
@@ -57,6 +57,26 @@ def succeeded_runs(*, exclude: int | None = None) -> QuerySet[SegmentationRun]:
 def latest_successful_run(*, exclude: int | None = None) -> SegmentationRun | None:
     return succeeded_runs(exclude=exclude).first()
 
+
+
+def revenue_shares(run: SegmentationRun) -> dict[int, float | None]:
+    """Segment id -> its customers' share of all net spend, with the membership of `run`: one query.
+
+    For runs whose profiles carry no revenue share (clustered without spend). A membership row is in
+    force at run R from its run until the run that ended it: run <= R < ended_run. Spend is the
+    customers' order stats now, the same figure the next run would cluster on.
+    """
+    spend = dict(
+        Membership.objects.filter(run_id__lte=run.pk)
+        .filter(Q(ended_run__isnull=True) | Q(ended_run_id__gt=run.pk))
+        .values("segment_id")
+        .annotate(spend=Sum("customer__stats__monetary"))
+        .values_list("segment_id", "spend")
+    )
+    total = sum(value for value in spend.values() if value is not None)
+    if total <= 0:
+        return {segment_id: None for segment_id in spend}
+    return {segment_id: float((value or 0) / total) for segment_id, value in spend.items()}
 
 def latest_run() -> SegmentationRun | None:
     """The newest run whatever its state (queued, running, failed...)."""

@@ -17,6 +17,8 @@ PURE = [
     "segcampaign/csvsafe.py",
     "segments/features.py",
     "segments/plots.py",
+    "segments/playbook.py",
+    "segments/labels.py",
     "segments/sampledata.py",
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "segments/clustering").glob("*.py")),
     *(f"segments/importing/{name}.py" for name in (

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.urls import NoReverseMatch, reverse
-from django.utils import formats, timezone
+from django.utils import dateformat, formats, timezone
 from django.utils.html import format_html, format_html_join
 
 from segcampaign.jobs import Job
 
 
+# What every page shows where there is no value (no order yet, a figure a run did not measure).
+EMPTY = "–"
+# Dates on the pages that write them out themselves: "30 Nov 2026" and "30 Nov 2026, 14:05".
+DATE_FORMAT = "j M Y"
+DATETIME_FORMAT = "j M Y, H:i"
+
+
 def number(value, digits: int = 2) -> str:
     """A count, a measure or a flag as a shop owner reads it; an en dash when there is none."""
     if value is None:
-        return "–"
+        return EMPTY
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
@@ -26,12 +34,40 @@ def number(value, digits: int = 2) -> str:
 
 
 def percent(value) -> str:
-    return "–" if value is None else f"{value:.0%}"
+    """A share (0.33) as "33%"; a share that is not nothing but rounds to it as "<1%"."""
+    if value is None:
+        return EMPTY
+    if 0 < value < 0.005:
+        return "<1%"
+    return f"{value:.0%}"
 
 
-def money(value) -> str:
-    """An amount with two decimals; a hyphen when there is none (a customer who never ordered)."""
-    return "-" if value is None else f"{value:,.2f}"
+def money(value, *, digits: int = 2) -> str:
+    """An amount in the shop's currency (CURRENCY_SYMBOL): "£1,234.50", "-£20.00"; digits=0 rounds
+    to whole units ("£850") where cents would be noise (a segment's median spend)."""
+    if value is None:
+        return EMPTY
+    sign = "-" if value < 0 else ""
+    return f"{sign}{settings.CURRENCY_SYMBOL}{abs(value):,.{digits}f}"
+
+
+def day(value: datetime.date | None) -> str:
+    """A date as every page writes it: "30 Nov 2026"."""
+    return EMPTY if value is None else dateformat.format(value, DATE_FORMAT)
+
+
+def moment_text(value: datetime.datetime | None) -> str:
+    """A date and time in the shop's time zone as every page writes it: "30 Nov 2026, 14:05"."""
+    shown = moment(value)
+    if shown is None:
+        return EMPTY
+    if isinstance(shown, str):
+        return shown
+    return dateformat.format(timezone.localtime(shown), DATETIME_FORMAT)
+
+
+def seconds(value) -> str:
+    return EMPTY if value is None else f"{value:,.1f} s" if value >= 1 else f"{value:,.2f} s"
 
 
 def moment(value: datetime.datetime | None) -> datetime.datetime | str | None:
@@ -58,7 +94,7 @@ def admin_url(name: str, *args) -> str | None:
 def key_value_table(rows):
     """A small two-column table from (label, value) pairs, escaped."""
     if not rows:
-        return "–"
+        return EMPTY
     body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
     return format_html('<table class="segcampaign-kv">{}</table>', body)
 

@@ -1,19 +1,31 @@
 """What a finished or running segmentation run's admin page shows.
 
 A run is a record, so its page is read-only: status and progress while it is queued or
-running (the page polls the run's status endpoint), then how K was chosen, quality figures a
-shop owner can read, plots (segments/plots.py), profiles and who moved since the last run.
+running (the page polls the run's status endpoint). A finished run's page is written for the
+marketer: segment cards first (run_sections.py), then sizes and who moved since the last run;
+how K was chosen, quality scores, the maps and the run's settings sit under "Technical details",
+whose figures are drawn only when it is opened.
+
+Figures go to the page as JSON (plots.to_json) and are cached per run and what they show
+(names, colours, currency): building them costs more than the rest of the page, and a run's
+data never change once it ended.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+
+from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils.html import format_html
 
-from segments import clustering, plots, services
+from segments import clustering, labels, playbook, plots, services
 from segments.models import Segment, SegmentationRun
 
-from .display import admin_url, number, percent
+from . import run_sections
+from .display import number, percent, seconds
 
 POLL_INTERVAL_MS = 1500
 
@@ -52,14 +64,20 @@ METRIC_HELP = {
 SCORES = ("silhouette", "davies_bouldin", "calinski_harabasz")
 # Metric entries drawn elsewhere on the page (sizes have their own chart).
 METRICS_SHOWN_ELSEWHERE = {"sizes"}
-PLOT_SECTIONS = (
+# Figures the marketer sees at once, then those under "Technical details".
+MAIN_PLOTS = (
+    ("sizes", "Segment sizes"),
+    ("sankey", "Who moved since the last run"),
+)
+TECHNICAL_PLOTS = (
     ("elbow", "Choosing the number of segments"),
     ("projection_2d", "Customers on a map (2-D)"),
     ("projection_3d", "Customers on a map (3-D, drag to turn)"),
-    ("sizes", "Segment sizes"),
     ("rfm_heatmap", "RFM grid"),
-    ("sankey", "Who moved since the last run"),
 )
+FIGURE_CACHE_SECONDS = 24 * 3600
+# JSON inside <script type="application/json">: nothing in it may close the tag or open a comment.
+_JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
 PLOT_HELP = {
     "elbow": "Inertia (solid) always falls as K grows; the bend of the elbow is where more segments stop "
     "paying off. Silhouette (dotted) says how well separated the segments are, stability (dashed) how much "
@@ -69,7 +87,7 @@ PLOT_HELP = {
     "directions in which customers differ most (PCA). Segments that sit apart are truly different.",
     "projection_3d": "The same with a third direction: drag to turn, scroll to zoom, click a legend entry "
     "to hide a segment.",
-    "sizes": "Customers per segment. Hover for the share of customers and of revenue.",
+    "sizes": "Customers per segment, in the colour of its card. Hover for the share of customers and of revenue.",
     "rfm_heatmap": "Customers by recency score (rows, 5 = bought most recently) and frequency score "
     "(columns, 5 = most orders): how many are in each cell and what they spend on average.",
     "sankey": "Left: the segment each customer was in before this run; right: the segment now. "
@@ -96,6 +114,7 @@ def context(run: SegmentationRun) -> dict:
         "status_badge": status_badge(run),
         "stage_label": services.STAGES.get(run.stage, run.stage),
         "customers_display": number(run.n_customers),
+        "settings_rows": run_sections.settings_rows(run),
     }
     if unfinished:
         return context
@@ -103,37 +122,63 @@ def context(run: SegmentationRun) -> dict:
     # names (one query), falling back to the names the run recorded.
     keys = {p.get("key") for p in run.profiles} | set(run.plot_data.get("names", {}))
     keys |= {key for moves in run.transitions.values() for key in moves} | set(run.transitions)
+    keys = {key for key in keys if key and key != plots.NEW_CUSTOMERS}
     names = {p.get("key"): p.get("name") for p in run.profiles if p.get("key")}
     names.update(run.plot_data.get("names", {}))
-    names.update(Segment.objects.filter(key__in=[k for k in keys if k]).values_list("key", "name"))
+    names.update(Segment.objects.filter(key__in=keys).values_list("key", "name"))
     profiles = [{**p, "name": names.get(p.get("key"), p.get("name"))} for p in run.profiles]
-    figures = plots.run_figures(
-        k_candidates=run.k_candidates,
-        k=run.k,
-        profiles=profiles,
-        plot_data={**run.plot_data, "names": names},
-        transitions=run.transitions,
-    )
+    colours = playbook.segment_colours(keys, names)
+    shares = run_sections.revenue_shares(run, profiles)
+    figures = _figures(run, profiles, names, colours, shares)
     context.update(
-        plots=[
-            {
-                "name": name,
-                "title": title,
-                "help": PLOT_HELP[name],
-                "html": plots.to_div(figures[name], div_id=f"plot-{name.replace('_', '-')}"),
-            }
-            for name, title in PLOT_SECTIONS
-            if name in figures
-        ],
+        cards=run_sections.cards(profiles, colours, shares),
+        main_plots=_plot_sections(figures, MAIN_PLOTS),
+        technical_plots=_plot_sections(figures, TECHNICAL_PLOTS),
         warnings=_warnings(run),
         fit_to_apply=clustering.fit_to_apply(run.warnings),
         metrics=_metrics(run),
         timings=_timings(run),
-        profile_rows=_profile_rows(profiles),
-        feature_table=_feature_table(profiles),
-        transition_rows=plots.transition_rows(run.transitions, names),
+        feature_table=run_sections.feature_table(profiles),
+        movement_rows=run_sections.movement(run.transitions, names, colours),
+        moved_display=number(run.moved),
+        transition_rows=run_sections.transition_rows(run.transitions, names),
     )
     return context
+
+
+def _figures(run: SegmentationRun, profiles, names, colours, shares) -> dict[str, str]:
+    """Each figure's JSON by name, built once per run and per what it shows, then cached."""
+    profiles = [{**p, "revenue_share": shares.get(p.get("key"))} for p in profiles]
+    inputs = {
+        "k_candidates": run.k_candidates,
+        "k": run.k,
+        "profiles": profiles,
+        "plot_data": {**run.plot_data, "names": names},
+        "transitions": run.transitions,
+        "colours": colours,
+        "currency": settings.CURRENCY_SYMBOL,
+    }
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+    key = f"segments:run-figures:{run.pk}:{digest}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = {name: plots.to_json(figure) for name, figure in plots.run_figures(**inputs).items()}
+        cache.set(key, figures, FIGURE_CACHE_SECONDS)
+    return figures
+
+
+def _plot_sections(figures: dict[str, str], sections) -> list[dict]:
+    return [
+        {
+            "name": name,
+            "title": title,
+            "help": PLOT_HELP[name],
+            "element_id": f"plot-{name.replace('_', '-')}",
+            "json": figures[name].translate(_JSON_SCRIPT_ESCAPES),
+        }
+        for name, title in sections
+        if name in figures
+    ]
 
 
 def _warnings(run: SegmentationRun) -> list[dict]:
@@ -153,7 +198,7 @@ def _metrics(run: SegmentationRun) -> list[dict]:
         # An empty "reason" only says there is nothing to explain.
         if key in METRICS_SHOWN_ELSEWHERE or (value is None and key not in SCORES):
             continue
-        label, help_text = METRIC_HELP.get(key, (key.replace("_", " "), ""))
+        label, help_text = METRIC_HELP.get(key, (labels.humanize(key), ""))
         if unfit and key in SCORES:
             help_text = f"{help_text} Read it with the warnings above: they make these segments unfit to act on."
         value = percent(value) if key == "noise_share" else number(value, 3)
@@ -168,62 +213,7 @@ def _timings(run: SegmentationRun) -> list[tuple[str, str]]:
     # does not keep the stages' order anyway.
     stages = sorted(((k, v) for k, v in run.timings.items() if k != "total"), key=lambda kv: -(kv[1] or 0))
     # Timings are keyed by stage; older runs keyed them by the words shown, which pass through.
-    rows = [(services.STAGES.get(stage, stage), f"{seconds:,.2f} s") for stage, seconds in stages]
+    rows = [(services.STAGES.get(stage, stage), seconds(value)) for stage, value in stages]
     if "total" in run.timings:
-        rows.append(("total", f"{run.timings['total']:,.2f} s"))
+        rows.append(("Total", seconds(run.timings["total"])))
     return rows
-
-
-def _profile_rows(profiles: list[dict]) -> list[dict]:
-    rows = []
-    for profile in sorted(profiles, key=lambda p: p.get("size") or 0, reverse=True):
-        segment_id = profile.get("segment_id")
-        rows.append(
-            {
-                "name": profile.get("name") or profile.get("key") or f"cluster {profile.get('label')}",
-                "key": profile.get("key", ""),
-                "url": admin_url("segments_segment_change", segment_id) if segment_id else None,
-                "size": number(profile.get("size")),
-                "share": percent(profile.get("share")),
-                "revenue_share": percent(profile.get("revenue_share")),
-                "description": profile.get("description", ""),
-            }
-        )
-    return rows
-
-
-def _feature_table(profiles) -> dict:
-    """Per segment, each feature's median and mean, and a last row with all customers' medians.
-
-    The comparison a shop owner makes is "this segment against everyone", so the population
-    median (when the profiles carry it) closes the table.
-    """
-    per_segment = [(p, dict(plots.profile_statistics(p)[1])) for p in profiles]
-    feature_names = list(dict.fromkeys(name for _, stats in per_segment for name in stats))
-    rows = []
-    for profile, stats in sorted(per_segment, key=lambda item: item[0].get("size") or 0, reverse=True):
-        cells = [_statistics_cell(stats.get(name, {})) for name in feature_names]
-        rows.append({"name": profile.get("name") or profile.get("key"), "cells": cells})
-    population = {
-        name: stats[name]["population_median"]
-        for _, stats in per_segment
-        for name in stats
-        if "population_median" in stats[name]
-    }
-    if population:
-        rows.append(
-            {
-                "name": "All customers",
-                "cells": [
-                    [f"median {number(population[name])}"] if name in population else [] for name in feature_names
-                ],
-                "population": True,
-            }
-        )
-    return {"features": feature_names, "rows": rows}
-
-
-def _statistics_cell(values: dict) -> list[str]:
-    """The median and mean of one feature (the two a shop owner compares), else whatever there is."""
-    shown = [stat for stat in ("median", "mean") if stat in values] or list(values)
-    return [f"{stat} {number(values[stat])}" for stat in shown]

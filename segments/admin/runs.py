@@ -24,7 +24,7 @@ from segments import features, services, tasks
 from segments.models import Algorithm, SegmentationRun
 
 from . import run_page
-from .display import admin_url, key_value_table, no_sign_of_life, number
+from .display import admin_url, key_value_table, moment_text, no_sign_of_life, number
 
 logger = logging.getLogger(__name__)
 
@@ -330,6 +330,9 @@ class SegmentationRunAdmin(admin.ModelAdmin):
             extra_context = {
                 **(extra_context or {}),
                 **run_page.context(run),
+                "title": f"Segmentation run {run.pk}",
+                "subtitle": f"{run.get_algorithm_display()}, {run.get_status_display().lower()}"
+                + (f" {moment_text(run.finished_at)}" if run.finished_at else ""),
                 "no_sign_of_life": no_sign_of_life(run),
                 "may_fail_run": run.unfinished and self._may_fail_runs(request),
                 "fail_url": reverse("admin:segments_segmentationrun_fail", args=[run.pk]),

@@ -4,6 +4,7 @@ segments/plots.py is pure: no database and no Django here, only plain dicts in a
 objects (or rows) out.
 """
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from segments import plots
+from segments import playbook, plots
 
 CANDIDATES = [
     {"k": 2, "inertia": 90.0, "silhouette": 0.51},
@@ -27,30 +28,25 @@ PROJECTION = {
     "explained_variance": [0.7, 0.2, 0.1],
 }
 NAMES = {"champions": "Champions", "lost": "Lost", "new": "New"}
-# The first three colours of the palette, which the keys above get in alphabetical order.
-BLUE, ORANGE, GREEN = "#1f77b4", "#ff7f0e", "#2ca02c"
+# The colours of the keys above (segments/playbook.py): champions green, lost grey, new blue.
+GREEN, GREY, BLUE = (playbook.FAMILIES[family].colour for family in ("champions", "lost", "new"))
 
 
 # --- Colours ------------------------------------------------------------------------------------
 
 
-def test_segments_get_palette_colours_in_the_order_of_their_keys():
-    assert plots.segment_colours(["lost", "new", "champions"]) == {"champions": BLUE, "lost": ORANGE, "new": GREEN}
+def test_figures_take_each_segments_colour_from_the_playbook():
+    assert plots.segment_colours(["lost", "new", "champions"]) == {"champions": GREEN, "lost": GREY, "new": BLUE}
 
 
-def test_a_segments_colour_does_not_depend_on_the_order_keys_come_in():
-    assert plots.segment_colours(["new", "lost", "champions"]) == plots.segment_colours(["champions", "lost", "new"])
+def test_a_figure_takes_the_colours_the_page_passes():
+    figure = plots.projection_figure(PROJECTION, NAMES, dimensions=2, colours={"champions": "#000000"})
 
-
-def test_colours_repeat_after_ten_segments():
-    colours = plots.segment_colours([f"s{i:02d}" for i in range(11)])
-
-    assert colours["s00"] == colours["s10"] == BLUE
-    assert len(set(colours.values())) == 10
+    assert [trace.marker.color for trace in figure.data] == ["#000000", GREY, BLUE]
 
 
 def test_a_translucent_colour_is_the_same_colour_as_rgba():
-    assert plots._translucent(BLUE) == "rgba(31,119,180,0.35)"
+    assert plots._translucent("#1f77b4") == "rgba(31,119,180,0.35)"
     assert plots._translucent("#bbbbbb", alpha=1.0) == "rgba(187,187,187,1.0)"
 
 
@@ -63,7 +59,7 @@ def test_the_elbow_marks_the_chosen_k_on_the_inertia_curve():
     inertia, silhouette, chosen = figure.data
     assert list(inertia.x) == [2, 3, 4, 5] and list(inertia.y) == [90.0, 30.0, 25.0, 21.0]
     assert list(silhouette.y) == [0.51, 0.74, 0.55, None]
-    assert chosen.name == "chosen K = 3"
+    assert chosen.name == "Chosen: 3 segments"
     assert list(chosen.x) == [3] and list(chosen.y) == [30.0]
     assert silhouette.yaxis == "y2"
 
@@ -71,7 +67,7 @@ def test_the_elbow_marks_the_chosen_k_on_the_inertia_curve():
 def test_the_elbow_marks_nothing_when_k_was_asked_for_outside_the_candidates():
     figure = plots.elbow_figure(CANDIDATES, chosen_k=7)
 
-    assert [trace.name for trace in figure.data] == ["inertia (elbow)", "silhouette"]
+    assert [trace.name for trace in figure.data] == ["Inertia (elbow)", "Silhouette"]
 
 
 def test_the_elbow_sorts_the_candidates_by_k_and_draws_a_line_at_the_chosen_one():
@@ -79,16 +75,18 @@ def test_the_elbow_sorts_the_candidates_by_k_and_draws_a_line_at_the_chosen_one(
 
     assert list(figure.data[0].x) == [2, 3, 4, 5]
     assert [(shape.x0, shape.x1) for shape in figure.layout.shapes] == [(4, 4)]
-    assert list(figure.data[2].text) == ["K=4"]
+    assert list(figure.data[2].text) == ["4 segments"]
 
 
 def test_the_elbow_axes_say_which_way_is_better():
     figure = plots.elbow_figure(CANDIDATES, chosen_k=None)
 
-    assert figure.layout.title.text == "How many segments? Inertia and silhouette per K"
-    assert figure.layout.xaxis.title.text == "K (number of segments)"
-    assert figure.layout.yaxis.title.text == "inertia (lower: tighter segments)"
-    assert figure.layout.yaxis2.title.text == "silhouette (higher: better separated)"
+    assert figure.layout.title.text == "How many segments? Inertia and silhouette for each number tried"
+    assert figure.layout.xaxis.title.text == "Number of segments"
+    assert figure.layout.yaxis.title.text == "Inertia (lower: tighter segments)"
+    assert figure.layout.yaxis2.title.text == "Silhouette (higher: better separated)"
+    # Round ticks: whole numbers of segments, tenths of the 0-1 scores.
+    assert figure.layout.xaxis.dtick == 1 and figure.layout.yaxis2.dtick == 0.2
     assert figure.layout.shapes == ()
 
 
@@ -106,11 +104,11 @@ def test_the_elbow_draws_stability_on_the_second_axis_where_it_was_measured():
     inertia, silhouette, stability, chosen = figure.data
     assert list(inertia.y) == [90.0, 30.0, 25.0, 21.0]
     assert list(silhouette.y) == [None, 0.74, 0.55, None]
-    assert stability.name == "stability" and list(stability.y) == [None, 0.98, 0.62, None]
+    assert stability.name == "Stability" and list(stability.y) == [None, 0.98, 0.62, None]
     assert stability.yaxis == "y2" and stability.line.dash == "dash"
-    assert chosen.name == "chosen K = 3"
-    assert figure.layout.title.text == "How many segments? Inertia, silhouette and stability per K"
-    assert figure.layout.yaxis2.title.text == "silhouette, stability (higher: better)"
+    assert chosen.name == "Chosen: 3 segments"
+    assert figure.layout.title.text == "How many segments? Inertia, silhouette and stability for each number tried"
+    assert figure.layout.yaxis2.title.text == "Silhouette, stability (higher: better)"
 
 
 # --- Projection ---------------------------------------------------------------------------------
@@ -125,14 +123,14 @@ def test_the_projection_draws_one_trace_per_segment_named_after_it():
     assert list(flat.data[1].x) == [-1.0, -1.1] and list(flat.data[1].y) == [1.0, 1.2]
     assert all(isinstance(trace, go.Scatter3d) for trace in solid.data)
     assert list(solid.data[2].z) == [-0.1]
-    assert flat.layout.xaxis.title.text == "PC1 (70% of variance)"
+    assert flat.layout.xaxis.title.text == "Direction 1 (70% of the differences)"
 
 
 def test_the_projection_legend_is_in_the_order_of_the_names_and_colours_follow_the_keys():
     figure = plots.projection_figure(PROJECTION, {"champions": "Zebras", "lost": "Lost"}, dimensions=2)
 
     assert [trace.name for trace in figure.data] == ["Lost", "Zebras", "new"]
-    assert [trace.marker.color for trace in figure.data] == [ORANGE, BLUE, GREEN]
+    assert [trace.marker.color for trace in figure.data] == [GREY, GREEN, BLUE]
     assert [trace.marker.size for trace in figure.data] == [6, 6, 6]
 
 
@@ -141,9 +139,9 @@ def test_the_3d_projection_titles_all_three_axes():
 
     scene = figure.layout.scene
     assert (scene.xaxis.title.text, scene.yaxis.title.text, scene.zaxis.title.text) == (
-        "PC1 (70% of variance)",
-        "PC2 (20% of variance)",
-        "PC3 (10% of variance)",
+        "Direction 1 (70% of the differences)",
+        "Direction 2 (20% of the differences)",
+        "Direction 3 (10% of the differences)",
     )
     assert [trace.marker.size for trace in figure.data] == [4, 4, 4]
     assert figure.layout.title.text == "Customers in 3-D (PCA of the clustering features), coloured by segment"
@@ -159,7 +157,7 @@ def test_a_projection_without_a_third_axis_is_drawn_flat_even_when_3d_is_asked_f
 def test_an_axis_without_a_known_variance_is_titled_by_its_number_only():
     figure = plots.projection_figure({**PROJECTION, "explained_variance": [0.5, None]}, NAMES, dimensions=2)
 
-    assert (figure.layout.xaxis.title.text, figure.layout.yaxis.title.text) == ("PC1 (50% of variance)", "PC2")
+    assert (figure.layout.xaxis.title.text, figure.layout.yaxis.title.text) == ("Direction 1 (50% of the differences)", "Direction 2")
 
 
 def test_a_projection_has_two_or_three_dimensions():
@@ -208,8 +206,9 @@ def test_a_sankey_link_has_the_colour_of_where_its_customers_came_from_made_tran
     figure = plots.sankey_figure({"champions": {"champions": 10, "lost": 2}, "(new)": {"new": 3}}, {})
 
     sankey = figure.data[0]
-    assert list(sankey.node.color) == [BLUE, plots.NEW_COLOUR, BLUE, ORANGE, GREEN]
-    assert list(sankey.link.color) == ["rgba(31,119,180,0.35)", "rgba(31,119,180,0.35)", "rgba(187,187,187,0.35)"]
+    assert list(sankey.node.color) == [GREEN, plots.NEW_COLOUR, GREEN, GREY, BLUE]
+    champions, new = plots._translucent(GREEN), plots._translucent(plots.NEW_COLOUR)
+    assert list(sankey.link.color) == [champions, champions, new]
     assert figure.layout.height == 360
 
 
@@ -238,12 +237,12 @@ def test_the_rfm_heatmap_leaves_out_scores_off_the_grid_and_titles_both_panels()
 
     customers, spend = figure.data
     assert [(r, f) for r in range(5) for f in range(5) if customers.z[r][f] is not None] == [(1, 2)]
-    assert (customers.name, spend.name) == ("customers", "mean spend")
-    assert [annotation.text for annotation in figure.layout.annotations] == ["customers", "mean spend"]
+    assert (customers.name, spend.name) == ("Customers", "Average spend")
+    assert [annotation.text for annotation in figure.layout.annotations] == ["Customers", "Average spend (£)"]
     for axis in (figure.layout.xaxis, figure.layout.xaxis2):
-        assert axis.title.text == "frequency score (5: most orders)"
+        assert axis.title.text == "Frequency score (5: most orders)"
     for axis in (figure.layout.yaxis, figure.layout.yaxis2):
-        assert axis.title.text == "recency score (5: bought most recently)"
+        assert axis.title.text == "Recency score (5: bought most recently)"
 
 
 def test_the_rfm_heatmap_refuses_columns_of_different_lengths():
@@ -272,9 +271,9 @@ def test_segment_sizes_say_the_shares_and_keep_each_segments_colour():
     bar = figure.data[0]
     assert list(bar.x) == ["Champions", "lost"]  # a profile without a name shows its key
     assert list(bar.hovertext) == ["16 customers, 80% of all, 95% of revenue", "4 customers, 20% of all"]
-    assert list(bar.marker.color) == [BLUE, ORANGE]
+    assert list(bar.marker.color) == [GREEN, GREY]
     assert list(bar.text) == ["16", "4"]
-    assert (figure.layout.title.text, figure.layout.yaxis.title.text) == ("Segment sizes", "customers")
+    assert (figure.layout.title.text, figure.layout.yaxis.title.text) == ("Segment sizes", "Customers")
 
 
 # --- All figures of a run -----------------------------------------------------------------------
@@ -310,19 +309,34 @@ def test_a_run_with_all_its_data_gets_every_figure_with_the_names_it_recorded():
     assert list(figures["sankey"].data[0].node.label) == [plots.NEW_CUSTOMERS_LABEL, "Champions", "Lost"]
 
 
-def test_a_figure_fragment_leaves_loading_plotly_js_to_the_page():
-    html = plots.to_div(plots.elbow_figure(CANDIDATES, chosen_k=3), div_id="plot-elbow")
+def test_a_figure_goes_to_the_page_as_json_without_plotly_js():
+    text = plots.to_json(plots.elbow_figure(CANDIDATES, chosen_k=3))
 
-    assert 'id="plot-elbow"' in html
-    assert "Plotly.newPlot" in html
-    assert "plotly.js v" not in html and "<script src=" not in html
-    assert len(html) < 50_000
+    figure = json.loads(text)
+    assert [trace["name"] for trace in figure["data"]][:2] == ["Inertia (elbow)", "Silhouette"]
+    assert figure["layout"]["xaxis"]["title"]["text"] == "Number of segments"
+    assert "plotly.js v" not in text and "<script" not in text
+    assert len(text) < 50_000
 
 
-def test_a_figure_fragment_has_no_plotly_logo_link():
-    html = plots.to_div(plots.sizes_figure([{"key": "a", "size": 1}]), div_id="plot-sizes")
+def test_a_figure_has_no_plotly_logo_link_and_follows_the_page_width():
+    figure = json.loads(plots.to_json(plots.sizes_figure([{"key": "a", "size": 1}])))
 
-    assert '"displaylogo": false' in html and '"responsive": true' in html
+    assert figure["config"] == {"displaylogo": False, "responsive": True}
+
+
+def test_the_rfm_heatmap_writes_spend_in_the_shops_currency():
+    figure = plots.rfm_heatmap_figure({"r": [5], "f": [5], "customers": [1200], "mean_monetary": [80.0]}, currency="€")
+
+    customers, spend = figure.data
+    assert customers.texttemplate == "%{z:,d}"
+    assert spend.texttemplate == "€%{z:,.0f}" and "€%{z:,.2f}" in spend.hovertemplate
+
+
+def test_segment_sizes_write_thousands_with_separators():
+    bar = plots.sizes_figure([{"key": "lost", "name": "Lost", "size": 12500, "share": 0.5}]).data[0]
+
+    assert list(bar.text) == ["12,500"] and bar.hovertext[0].startswith("12,500 customers")
 
 
 # --- Tables -------------------------------------------------------------------------------------

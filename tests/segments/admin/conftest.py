@@ -103,7 +103,6 @@ def run_url(run, view="change"):
 
 
 def legend_of(html, div_id):
-    """Trace names of the figure drawn into `div_id` (Plotly.newPlot(id, [traces...], layout))."""
-    call = re.search(rf'Plotly\.newPlot\(\s*"{div_id}",\s*', html)
-    traces, _ = json.JSONDecoder().raw_decode(html, call.end())
-    return {trace["name"] for trace in traces}
+    """Trace names of the figure the page draws into `div_id`, from its JSON (<script id=div_id>)."""
+    match = re.search(rf'<script type="application/json" id="{div_id}">(.*?)</script>', html, re.S)
+    return {trace["name"] for trace in json.loads(match.group(1))["data"]}

@@ -26,7 +26,7 @@ def test_the_run_page_draws_every_plot_and_names_the_chosen_k(admin_client, segm
     html = page.content.decode()
     for div in PLOT_DIVS:
         assert f'id="{div}"' in html, div
-    assert f"K = {segmented.k}" in html
+    assert f"{segmented.k} segments" in html
     assert escape(segmented.k_reason) in html
     assert "/static/plotly/plotly.min.js" in html
     # Metrics come with words a shop owner can read, profiles with their descriptions and links.
@@ -51,7 +51,7 @@ def test_the_run_page_draws_the_names_in_the_plot_legends(admin_client, segmente
 def test_the_run_page_draws_stability_and_shows_no_warnings_for_segments_fit_to_act_on(admin_client, segmented):
     html = admin_client.get(run_url(segmented)).content.decode()
 
-    assert "stability" in legend_of(html, "plot-elbow")
+    assert "Stability" in legend_of(html, "plot-elbow")
     assert 'id="warnings"' not in html
     assert "Read it with the warnings above" not in html
 
@@ -68,7 +68,7 @@ def test_the_run_page_puts_the_warnings_first_and_never_praises_a_result_unfit_t
     dominant = next(w for w in run.warnings if w["code"] == "dominant_segment")
     left_out = next(w for w in run.warnings if w["code"] == "constant_feature_left_out")
     assert html.index(escape(dominant["message"])) < html.index(escape(left_out["message"]))
-    assert html.index('id="warnings"') < html.index("How good are these segments?")
+    assert html.index('id="warnings"') < html.index('id="segments"') < html.index("Quality scores")
     assert "Read it with the warnings above: they make these segments unfit to act on." in html
 
 
