@@ -30,9 +30,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from segcampaign.pagination import LargeTablePaginator
-from segments.models import ConsentSource, Customer, Order
+from segments.models import ConsentSource, Customer, Membership, Order
 
-from .display import moment, money
+from .display import admin_url, moment, money
 from .search import as_e164, search_terms
 
 LATEST_ORDERS_SHOWN = 50
@@ -141,6 +141,8 @@ class CustomerForm(forms.ModelForm):
             "totals_first_order": "The first order that is not a return.",
             "totals_last_order": "The latest order that is not a return.",
             "attributes_table": "As imported; edit the raw JSON below if something is wrong.",
+            "segment_now": "Where the latest segmentation run put this customer; the segment's page lists "
+            "everyone in it.",
         }
 
 
@@ -190,10 +192,12 @@ class CustomerAdmin(admin.ModelAdmin):
         "totals_first_order",
         "totals_last_order",
         "all_orders_link",
+        "segment_now",
     ]
     fieldsets = [
         ("Identity", {"fields": ["external_id", ("first_name", "last_name"), "country", "time_zone", "locale"]}),
         ("Contact", {"fields": ["email", "phone"]}),
+        ("Segment", {"fields": ["segment_now"]}),
         (
             "Consent",
             {
@@ -336,6 +340,22 @@ class CustomerAdmin(admin.ModelAdmin):
             return "-"
         url = reverse("admin:segments_order_changelist") + f"?customer__id__exact={customer.pk}"
         return format_html('<a href="{}">All orders and returns of this customer</a>', url)
+
+    @admin.display(description="segment now")
+    def segment_now(self, customer):
+        """The customer's current segment, linked to its page: how a marketer finds who a customer is."""
+        membership = (
+            Membership.objects.filter(customer_id=customer.pk, ended_run__isnull=True).select_related("segment").first()
+            if customer.pk else None
+        )
+        if membership is None:
+            return "In no segment yet: no segmentation run has placed this customer."
+        url = admin_url("segments_segment_change", membership.segment_id)
+        run_url = admin_url("segments_segmentationrun_change", membership.run_id)
+        return format_html(
+            '<a href="{}" id="customer-segment">{}</a> (since <a href="{}">run {}</a>)',
+            url, membership.segment.name, run_url, membership.run_id,
+        )
 
     @admin.display(description="attributes")
     def attributes_table(self, customer):
