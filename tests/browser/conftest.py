@@ -27,11 +27,9 @@ from segments.sampledata import generate_shop
 from tests.conftest import IN_CI, ROOT
 
 try:
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
-except ImportError:  # the skip below says so
-    sync_playwright = None
-    PlaywrightError = Exception
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # the `chromium` fixture skips, saying so; the test modules import expect from here
+    expect = sync_playwright = None
 
 CHROMIUM = Path(os.environ.get("BROWSER_EXECUTABLE", "/usr/bin/chromium"))
 # No sandbox: CI runs as root, where Chromium's sandbox refuses to start. The rest keeps a
@@ -48,8 +46,8 @@ ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS") or ROOT / "artifacts" / "br
 README_SHOTS = ARTIFACTS / "readme"
 LOAD_TIMES_FILE = ARTIFACTS / "page-load-times.json"
 LOAD_TIME_GOAL_MS = 1000
-# Long enough for a page with plots on a loaded 2-core machine; short enough to fail fast.
-TIMEOUT_MS = 20_000
+# Long enough for a segmentation run in the request and a page with plots on a loaded 2-core machine.
+TIMEOUT_MS = int(os.environ.get("BROWSER_TIMEOUT_MS", 60_000))
 # The browser asks for /favicon.ico by itself; the admin has none, and nobody sees that 404.
 IGNORED_URLS = re.compile(r"/favicon\.ico$")
 
@@ -83,6 +81,7 @@ def chromium():
         _not_available("needs the playwright package: make install")
     if not os.access(CHROMIUM, os.X_OK):
         _not_available(f"needs Chromium at {CHROMIUM}: make browser (Debian's chromium package)")
+    expect.set_options(timeout=TIMEOUT_MS)
     before = os.environ.get(ASYNC_UNSAFE)
     os.environ[ASYNC_UNSAFE] = "true"
     try:
