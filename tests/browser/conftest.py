@@ -101,6 +101,7 @@ class Problems:
 
     def __init__(self):
         self.items: list[str] = []
+        self.failed_requests: list[tuple[str, str, str]] = []
         self.downloads: set[str] = set()
 
     def console(self, message):
@@ -111,10 +112,7 @@ class Problems:
         self.items.append(f"script error: {error}")
 
     def request_failed(self, request):
-        # A link that downloads a file ends its navigation as "aborted": the download went on.
-        if request.url in self.downloads and "ERR_ABORTED" in (request.failure or ""):
-            return
-        self.items.append(f"request failed: {request.method} {request.url}: {request.failure}")
+        self.failed_requests.append((request.method, request.url, request.failure or ""))
 
     def response(self, response):
         if response.status >= 400 and not IGNORED_URLS.search(response.url):
@@ -122,6 +120,16 @@ class Problems:
 
     def download(self, download):
         self.downloads.add(download.url)
+
+    def found(self) -> list[str]:
+        # A link that downloads a file ends its navigation as "aborted" while the download goes on
+        # (the two events come in either order, so they are matched here, at the end).
+        failed = [
+            f"request failed: {method} {url}: {failure}"
+            for method, url, failure in self.failed_requests
+            if not (url in self.downloads and "ERR_ABORTED" in failure)
+        ]
+        return self.items + failed
 
 
 class Steps:
@@ -164,7 +172,8 @@ def page(chromium, live_server, request):
         yield page
     finally:
         context.close()
-    assert problems.items == [], "the browser saw:\n" + "\n".join(problems.items)
+    found = problems.found()
+    assert found == [], "the browser saw:\n" + "\n".join(found)
 
 
 def load_time(page, label: str) -> dict:
