@@ -8,7 +8,7 @@ UV := uv==0.13.9
 # Extra flags for `make lock`, e.g. LOCK_FLAGS=--upgrade (see README, "Dependencies").
 LOCK_FLAGS ?=
 
-.PHONY: demo test serve start install lock migrate worker beat bench clean
+.PHONY: demo test serve start install lock migrate worker beat bench browser clean
 
 # Exactly the versions and files (hashes) in requirements.lock, which CI tested.
 $(STAMP): requirements.lock
@@ -48,6 +48,16 @@ demo: .env migrate
 ## on, e.g. PYTEST_ARGS='-m "not postgres"' or PYTEST_ARGS=tests/test_settings.py.
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## The browser the browser tests drive (tests/browser): Debian's Chromium, installed with apt-get when
+## /usr/bin/chromium is missing. Never `playwright install`: it downloads a browser build of its own.
+## Needs root (as CI runs); elsewhere install the `chromium` package by hand, or the tests skip.
+CHROMIUM := /usr/bin/chromium
+
+browser:
+	@if [ -x $(CHROMIUM) ]; then echo "$(CHROMIUM) is installed"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation; fi
+	@$(CHROMIUM) --version 2>/dev/null
 
 ## Admin at http://127.0.0.1:8000/admin/ (the demo prints a login).
 serve: .env migrate

@@ -63,10 +63,15 @@ def segment_cell(customer) -> str:
     return format_html('<a href="{}">{}</a>', url, customer.segment_name_now)
 
 
-def _segment_link(segment) -> str:
+def _segment_link(segment, *, element_id: str = "") -> str:
     url = admin_url("segments_segment_change", segment.pk)
     label = segment.name if segment.is_active else f"{segment.name} (retired)"
-    return format_html('<a href="{}">{}</a>', url, label) if url else label
+    if not url:
+        return label
+    # The current segment's link has an id, so a browser test (or a user's script) finds it.
+    if element_id:
+        return format_html('<a href="{}" id="{}">{}</a>', url, element_id, label)
+    return format_html('<a href="{}">{}</a>', url, label)
 
 
 def _run_day(run) -> str:
@@ -83,7 +88,7 @@ def current_segment_block(customer) -> str:
     description = current.segment.profile.get("description", "") if current.segment.profile else ""
     return format_html(
         "{} since {}{}",
-        _segment_link(current.segment),
+        _segment_link(current.segment, element_id="customer-segment"),
         _run_day(current.run),
         format_html('<div class="help">{}</div>', description) if description else "",
     )

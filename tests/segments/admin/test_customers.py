@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from segments.admin.customers import LATEST_ORDERS_SHOWN
-from segments.models import ConsentSource, Customer, Order
+from segments.models import ConsentSource, Customer, Membership, Order
 
 from .conftest import UTC, make_customer, make_order
 
@@ -140,6 +140,24 @@ def test_the_customer_page_shows_totals_orders_and_attributes(admin_client, shop
     assert [form.original.external_id for form in inline] == ["O3", "O2", "O1"]  # newest first
     assert "&quot;complains&quot;: 2" in text  # the attributes, as JSON to correct
     assert f"?customer__id__exact={shop.emma.pk}" in text
+
+
+def test_the_customer_page_says_which_segment_the_customer_is_in_now(admin_client, segmented):
+    member = Membership.objects.filter(ended_run__isnull=True).select_related("customer", "segment").first()
+    segment = member.segment
+    segment.name = "Loyal regulars"
+    segment.save()
+
+    text = admin_client.get(reverse("admin:segments_customer_change", args=[member.customer_id])).text
+
+    segment_url = reverse("admin:segments_segment_change", args=[segment.pk])
+    assert f'<a href="{segment_url}" id="customer-segment">Loyal regulars</a> since ' in text
+
+
+def test_the_customer_page_says_when_no_run_has_placed_the_customer(admin_client, shop):
+    text = admin_client.get(reverse("admin:segments_customer_change", args=[shop.emma.pk])).text
+
+    assert "In no segment: the customer joins one at the next segmentation run." in text
 
 
 def test_the_customer_page_hides_the_orders_from_staff_who_may_not_view_orders(staff_with, shop):
