@@ -83,7 +83,7 @@ def test_the_customer_page_shows_the_segment_since_a_date_and_its_history(admin_
     html = admin_client.get(reverse("admin:segments_customer_change", args=[placed.emma.pk])).text
 
     champions = reverse("admin:segments_segment_change", args=[placed.champions.pk])
-    assert f'<a href="{champions}">Champions</a> since 9 Mar 2026' in html
+    assert f'<a href="{champions}" id="customer-segment">Champions</a> since 9 Mar 2026' in html
     history = re.search(r'<table class="segcampaign-history">.*?</table>', html, re.S).group(0)
     rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", history)
     assert [(re.sub("<[^>]+>", "", name), since, until) for name, since, until in rows] == [
