@@ -433,3 +433,22 @@ def test_plots_imports_nothing_from_django():
 
     assert "'plotly'" in loaded
     assert "'django'" not in loaded
+
+
+def test_movement_counts_per_segment_who_was_kept_joined_came_new_and_left():
+    transitions = {
+        "champions": {"champions": 10, "lost": 2},
+        "lost": {"lost": 5, "champions": 1},
+        "(new)": {"new": 3, "champions": 4},
+        "gone": {"lost": 7},
+    }
+
+    rows = {row["key"]: row for row in plots.movement_rows(transitions, NAMES)}
+
+    assert rows["champions"] == {
+        "key": "champions", "name": "Champions", "kept": 10, "joined": 1, "new": 4, "left": 2, "now": 15, "before": 12
+    }
+    assert (rows["lost"]["now"], rows["lost"]["joined"], rows["lost"]["left"]) == (14, 9, 1)
+    assert (rows["new"]["now"], rows["new"]["new"]) == (3, 3)
+    assert (rows["gone"]["now"], rows["gone"]["before"], rows["gone"]["left"]) == (0, 7, 7)  # emptied, still listed
+    assert [row["key"] for row in plots.movement_rows(transitions, NAMES)] == ["champions", "lost", "new", "gone"]
