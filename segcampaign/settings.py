@@ -11,8 +11,9 @@ import datetime as dt
 from pathlib import Path
 
 import environ
-import plotly
 from django.core.exceptions import ImproperlyConfigured
+
+from segcampaign import static_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,6 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # runserver leaves static files to whitenoise, as in production: compressed, with cache headers.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_celery_beat",
@@ -112,8 +115,19 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
-# plotly.js for the admin plots, served from the installed plotly package (as static/plotly/plotly.min.js): no CDN.
-STATICFILES_DIRS = [("plotly", Path(plotly.__file__).resolve().parent / "package_data")]
+# plotly.js for the admin plots, from the installed plotly package (as static/plotly/plotly.min.js): no CDN.
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "segcampaign.staticfinders.PlotlyFinder",
+]
+# Development only (whitenoise serves from the finders): plotly.js and its .gz, made once per version.
+PLOTLY_CACHE_DIR = BASE_DIR / ".cache" / "plotly"
+WHITENOISE_ADD_HEADERS_FUNCTION = static_headers.add_headers
+# Development: whitenoise's default (max-age=0) has the browser fetch every admin stylesheet and
+# script again on every page, each through runserver. The project ships no static files of its own
+# to edit, and Django's change only with Django: an hour is safe. Production: hashed names, a year.
+WHITENOISE_MAX_AGE = 3600 if DEBUG else 60
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Uploaded CSV files, kept where every worker reads them: the database by default; any Django
@@ -124,6 +138,8 @@ STORAGES = {
         "BACKEND": env.str("IMPORT_STORAGE_BACKEND", default="segments.storage.DatabaseStorage"),
         "OPTIONS": env.json("IMPORT_STORAGE_OPTIONS", default={}),
     },
+    # Production: hashed names served with a year's cache (immutable) and a .gz of every text file,
+    # made by collectstatic. Development: whitenoise serves from the finders (PlotlyFinder has a .gz).
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG

@@ -115,8 +115,10 @@ def projection_figure(
     }
     colours = _colours(points, colours)
     variance = list(projection.get("explained_variance") or [])
+    # In 3-D the titles sit along the axes, where a long one runs into the next.
+    share = "{:.0%}" if len(axes) == 3 else "{:.0%} of the differences"
     titles = [
-        f"Direction {i + 1} ({variance[i]:.0%} of the differences)"
+        f"Direction {i + 1} ({share.format(variance[i])})"
         if i < len(variance) and variance[i] is not None
         else f"Direction {i + 1}"
         for i in range(len(axes))
@@ -228,7 +230,9 @@ def rfm_heatmap_figure(rfm_heatmap: Mapping, *, currency: str = "£") -> go.Figu
             y=scores,
             colorscale="Greens",
             name="Average spend",
-            texttemplate=currency + "%{z:,.0f}",
+            # Text made here rather than by a template: an empty cell would read as a lone currency sign.
+            text=[["" if value is None else f"{currency}{value:,.0f}" for value in row] for row in spend],
+            texttemplate="%{text}",
             hovertemplate="Recency score %{y}, frequency score %{x}: average spend "
             + currency
             + "%{z:,.2f}<extra></extra>",

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import plotly
+
 from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
@@ -115,6 +117,7 @@ def context(run: SegmentationRun) -> dict:
         "stage_label": services.STAGES.get(run.stage, run.stage),
         "customers_display": number(run.n_customers),
         "settings_rows": run_sections.settings_rows(run),
+        "plotly_version": plotly.__version__,
     }
     if unfinished:
         return context

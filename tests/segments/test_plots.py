@@ -139,9 +139,9 @@ def test_the_3d_projection_titles_all_three_axes():
 
     scene = figure.layout.scene
     assert (scene.xaxis.title.text, scene.yaxis.title.text, scene.zaxis.title.text) == (
-        "Direction 1 (70% of the differences)",
-        "Direction 2 (20% of the differences)",
-        "Direction 3 (10% of the differences)",
+        "Direction 1 (70%)",
+        "Direction 2 (20%)",
+        "Direction 3 (10%)",
     )
     assert [trace.marker.size for trace in figure.data] == [4, 4, 4]
     assert figure.layout.title.text == "Customers in 3-D (PCA of the clustering features), coloured by segment"
@@ -330,7 +330,8 @@ def test_the_rfm_heatmap_writes_spend_in_the_shops_currency():
 
     customers, spend = figure.data
     assert customers.texttemplate == "%{z:,d}"
-    assert spend.texttemplate == "€%{z:,.0f}" and "€%{z:,.2f}" in spend.hovertemplate
+    assert spend.text[4][4] == "€80" and spend.text[0][0] == ""  # an empty cell shows nothing
+    assert "€%{z:,.2f}" in spend.hovertemplate
 
 
 def test_segment_sizes_write_thousands_with_separators():
@@ -432,3 +433,22 @@ def test_plots_imports_nothing_from_django():
 
     assert "'plotly'" in loaded
     assert "'django'" not in loaded
+
+
+def test_movement_counts_per_segment_who_was_kept_joined_came_new_and_left():
+    transitions = {
+        "champions": {"champions": 10, "lost": 2},
+        "lost": {"lost": 5, "champions": 1},
+        "(new)": {"new": 3, "champions": 4},
+        "gone": {"lost": 7},
+    }
+
+    rows = {row["key"]: row for row in plots.movement_rows(transitions, NAMES)}
+
+    assert rows["champions"] == {
+        "key": "champions", "name": "Champions", "kept": 10, "joined": 1, "new": 4, "left": 2, "now": 15, "before": 12
+    }
+    assert (rows["lost"]["now"], rows["lost"]["joined"], rows["lost"]["left"]) == (14, 9, 1)
+    assert (rows["new"]["now"], rows["new"]["new"]) == (3, 3)
+    assert (rows["gone"]["now"], rows["gone"]["before"], rows["gone"]["left"]) == (0, 7, 7)  # emptied, still listed
+    assert [row["key"] for row in plots.movement_rows(transitions, NAMES)] == ["champions", "lost", "new", "gone"]
