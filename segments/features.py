@@ -78,6 +78,15 @@ DEFAULT_FEATURES = ("recency_days", "frequency", "monetary")
 # of shop data: products_purchased and money_spent per customer, no orders).
 OVERRIDABLE = frozenset(("products_purchased", "monetary"))
 
+
+
+def offered_features(*, engagement: bool) -> tuple[str, ...]:
+    """The computed features a run can cluster on: the engagement ones only where the run is
+    given engagement (opens, clicks, conversions fed back from campaigns), since without it
+    build_features has no such columns."""
+    return (*DERIVED_FEATURES, *ENGAGEMENT_FEATURES) if engagement else DERIVED_FEATURES
+
+
 QUINTILES = [1, 2, 3, 4, 5]
 # Columns build_features always adds besides DERIVED_FEATURES; an attribute may not take their names.
 _FLAGS = ("rfm_code", "has_orders")

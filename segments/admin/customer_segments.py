@@ -19,9 +19,6 @@ from . import shop_format
 from .display import admin_url
 from .segment_members import joined_on
 
-NO_SEGMENT = "none"
-
-
 def _current(customer=OuterRef("pk")):
     return Membership.objects.filter(customer=customer, ended_run__isnull=True).order_by()
 
@@ -39,13 +36,12 @@ class SegmentFilter(admin.SimpleListFilter):
     parameter_name = "segment"
 
     def lookups(self, request, model_admin):
-        choices = [(str(segment.pk), segment.name) for segment in selectors.live_segments()]
-        return [*choices, (NO_SEGMENT, "In no segment")]
+        # Live segments only: a retired segment has no members now. (No "in no segment" choice:
+        # finding the few customers without a membership means looking at every customer.)
+        return [(str(segment.pk), segment.name) for segment in selectors.live_segments()]
 
     def queryset(self, request, queryset):
         value = self.value()
-        if value == NO_SEGMENT:
-            return queryset.filter(~Exists(_current()))
         if value and value.isdigit():
             # EXISTS on the customer's current membership: an index read per customer the
             # page looks at, or, for a small segment, the segment's members by its index.

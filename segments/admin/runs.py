@@ -58,7 +58,8 @@ class RunNowForm(forms.Form):
         help_text=f"'auto' lets the elbow, silhouette and stability decide, or a number from 2 to {services.K_MAX}.",
     )
     features = forms.MultipleChoiceField(
-        choices=[(name, name) for name in (*features.DERIVED_FEATURES, *features.ENGAGEMENT_FEATURES)],
+        # Only features a run computes: the engagement ones once campaigns feed them back.
+        choices=[(name, name) for name in features.offered_features(engagement=services.ENGAGEMENT_SUPPLIED)],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: recency, frequency and monetary (the RFM default).",

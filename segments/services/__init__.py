@@ -7,6 +7,7 @@ from .errors import USER_ERRORS, RunInProgress, SegmentationError
 from .membership import membership_write
 from .runs import (
     DEFAULT_PARAMS,
+    ENGAGEMENT_SUPPLIED,
     K_MAX,
     STAGES,
     segmentation_run_create,
@@ -22,6 +23,7 @@ __all__ = [
     "resegmentation_schedule",
     "resegmentation_schedule_set",
     "DEFAULT_PARAMS",
+    "ENGAGEMENT_SUPPLIED",
     "K_MAX",
     "STAGES",
     "USER_ERRORS",

@@ -42,6 +42,10 @@ DEFAULT_PARAMS = {
     "fit_sample": 50_000,
     "plot_sample": 3_000,
 }
+# Runs build features from orders and attributes only: no engagement (opens, clicks) is fed back
+# from campaigns yet. When it is, pass it to build_features and set this, and the admin offers
+# the engagement features too.
+ENGAGEMENT_SUPPLIED = False
 # The most segments a run may be asked for: more than a marketer can write campaigns for, and
 # each one costs a fit of the whole shop. The model stores K in a small integer.
 K_MAX = 50

@@ -54,13 +54,12 @@ def test_the_customer_list_shows_each_customers_segment_now(admin_client, placed
 def test_the_customer_list_filters_by_segment_now(admin_client, placed):
     assert listed(admin_client.get(CUSTOMERS_URL, {"segment": placed.loyal.pk})) == {"C000002"}
     assert listed(admin_client.get(CUSTOMERS_URL, {"segment": placed.champions.pk})) == {"C000001"}
-    assert listed(admin_client.get(CUSTOMERS_URL, {"segment": "none"})) == {"C000003"}
 
 
 def test_the_segment_filter_offers_the_live_segments_only(admin_client, placed):
     html = admin_client.get(CUSTOMERS_URL).text
 
-    assert "?segment=" in html and "In no segment" in html
+    assert "?segment=" in html
     assert f"?segment={placed.loyal.pk}" in html
     assert "Gone" not in html
 
@@ -130,3 +129,15 @@ def test_the_order_list_marks_returns_only(admin_client, placed):
 
     cells = re.findall(r'<td class="field-return_shown">(.*?)</td>', html)
     assert sorted(cells) == ["", "", "", "Return"]
+
+
+def test_the_customer_list_keeps_to_the_key_columns_with_name_id_and_email_in_one_cell(admin_client, placed):
+    response = admin_client.get(CUSTOMERS_URL)
+
+    headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', response.text)
+    # Measured at 1,400 px beside the menu and the filters (README, Customers): these fit.
+    assert headers == ["customer", "consent", "segment", "order_count", "total_spend", "last_order_at"]
+    cell = re.search(r'<th class="field-customer">(.*?)</th>', response.text, re.S).group(1)
+    assert "Emma Smith" in cell and "C000001 · emma.smith@example.com" in cell
+    consents = re.findall(r'<td class="field-consent">(.*?)</td>', response.text)
+    assert sorted(consents) == ["SMS", "email", "neither"]
