@@ -22,7 +22,7 @@ MEMBERS_PER_PAGE = 100
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
     list_display = ("name", "key", "is_active", "size_display", "algorithm", "last_run_link")
-    list_filter = ("is_active", "algorithm", "name_locked")
+    list_filter = ("is_active", "algorithm", "name_locked", "profile_changed")
     search_fields = ("name", "key", "description")
     # The member list sits between the form and the bottom buttons: save from the top too.
     save_on_top = True
@@ -30,7 +30,7 @@ class SegmentAdmin(admin.ModelAdmin):
         (
             "What the marketer sets",
             {
-                "fields": ("name", "description"),
+                "fields": ("profile_change_display", "name", "description"),
                 "description": "Renaming a segment keeps the new name through later runs; campaign rules "
                 "follow the segment, not its name.",
             },
@@ -57,6 +57,16 @@ class SegmentAdmin(admin.ModelAdmin):
     readonly_fields = tuple(
         name for _, options in fieldsets for name in options["fields"] if name not in ("name", "description")
     )
+
+    @admin.display(description="check the name")
+    def profile_change_display(self, segment: Segment):
+        if not segment.profile_changed:
+            return "Nothing to check: no run has changed this segment's customers much since it was named."
+        return format_html(
+            '<strong class="segcampaign-error">{}</strong><br><span class="segcampaign-help">Saving this page, '
+            "renamed or not, clears this note.</span>",
+            segment.profile_change,
+        )
 
     @admin.display(description="customers", ordering="size")
     def size_display(self, segment: Segment) -> str:
@@ -113,6 +123,8 @@ class SegmentAdmin(admin.ModelAdmin):
         if "name" in form.changed_data:
             # Later runs keep a name a marketer chose instead of naming the segment from its profile.
             obj.name_locked = True
+        # Whoever saves the page has seen the note that the customers changed: it has done its job.
+        obj.profile_changed, obj.profile_change = False, ""
         super().save_model(request, obj, form, change)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -44,7 +44,9 @@ def drift_message(
 ) -> str:
     """The flag's words: which figures moved, from what to what, and what to do."""
     parts = [f"{_figure(feature, a, currency)} to {_figure(feature, b, currency)}" for feature, a, b in changes]
-    suggestion = f" (from its customers alone it would now be called {new_name!r})" if new_name and new_name != name else ""
+    suggestion = ""
+    if new_name and new_name != name:
+        suggestion = f" (from its customers alone it would now be called {new_name!r})"
     return (
         f"The customers of {name!r} changed in run {run_id}: the median customer went from {_join(parts)}. "
         f"The name was given by hand and is kept: check that it still fits{suggestion}, and rename the segment "

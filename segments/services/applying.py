@@ -107,6 +107,11 @@ def segmentation_run_make_live(*, run_id: int, by: str) -> tuple[SegmentationRun
     return run, True
 
 
+def draft_out_of_date(run: SegmentationRun) -> str:
+    """Why a draft can no longer go live ("" while it can): another run went live after it started."""
+    return _stale(run) if run.is_draft else ""
+
+
 def _lock() -> None:
     with connection.cursor() as cursor:
         if cursor.db.vendor == "postgresql":

@@ -85,7 +85,8 @@ def segmentation_run_create(
     (the command, the schedule), "never" (a draft: the admin's default) or "always" (--force).
     """
     if go_live not in SegmentationRun.GoLive.values:
-        raise SegmentationError(f"unknown go_live {go_live!r}; choose one of {', '.join(SegmentationRun.GoLive.values)}")
+        choices = ", ".join(SegmentationRun.GoLive.values)
+        raise SegmentationError(f"unknown go_live {go_live!r}; choose one of {choices}")
     if algorithm not in Algorithm.values:
         raise SegmentationError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(Algorithm.values)}")
     if k is not None and not 2 <= k <= K_MAX:

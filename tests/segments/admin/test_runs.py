@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from segments.models import Customer, Membership, Order, Segment, SegmentationRun
+from segments.models import Customer, DraftLabel, Membership, Order, Segment, SegmentationRun
 
 from ..conftest import make_shop
 from .conftest import legend_of, run_url, segment_now
@@ -141,6 +141,23 @@ def test_run_now_runs_a_segmentation_eagerly_and_lands_on_its_page(admin_client)
     assert run.status == SegmentationRun.Status.SUCCEEDED, run.error
     assert (run.k_requested, run.k, run.triggered_by) == (3, 3, "admin")
     assert run.features == ["recency_days", "frequency", "monetary"]
+    # Started from admin, it is a draft: it placed nobody and keeps its 60 labels for Make live.
+    assert run.is_draft and run.go_live == SegmentationRun.GoLive.NEVER
+    assert Membership.objects.count() == 0
+    assert DraftLabel.objects.filter(run=run).count() == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_now_with_make_live_straight_away_places_the_customers(admin_client):
+    make_shop()
+
+    admin_client.post(
+        reverse("admin:segments_segmentationrun_run_now"),
+        {"algorithm": "kmeans", "k": "3", "features": ["recency_days", "frequency", "monetary"], "make_live": "on"},
+    )
+
+    run = SegmentationRun.objects.get()
+    assert run.applied and run.applied_by == "admin"
     assert Membership.objects.filter(run=run).count() == 60
 
 
