@@ -140,3 +140,19 @@ def test_a_segment_page_is_refused_to_staff_without_the_view_permission_of_segme
     segment, page = _largest_segment_page(staff_with("view_customer", "view_segmentationrun"))
 
     assert page.status_code == 403
+
+
+def test_a_renamed_segment_whose_customers_changed_says_so_on_its_page_until_it_is_saved(admin_client, segmented):
+    segment = Segment.objects.order_by("-size").first()
+    segment.name, segment.name_locked = "Regulars", True
+    segment.profile_changed, segment.profile_change = True, "The customers of 'Regulars' changed in run 7: ..."
+    segment.save()
+    url = reverse("admin:segments_segment_change", args=[segment.pk])
+
+    html = admin_client.get(url).content.decode()
+    admin_client.post(url, {"name": "Regulars", "description": ""})
+
+    assert escape(segment.profile_change) in html and "Saving this page, renamed or not, clears this note." in html
+    segment.refresh_from_db()
+    assert (segment.profile_changed, segment.profile_change, segment.name) == (False, "", "Regulars")
+    assert "Nothing to check" in admin_client.get(url).content.decode()
