@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from segments import selectors
+from segments import selectors, services
 from segments.models import Customer, Order, Segment, SegmentationRun
 
 from ..conftest import current_segments
@@ -101,6 +101,20 @@ def test_export_segments_writes_the_contract_columns(shop, tmp_path):
 def test_export_of_an_unknown_run_is_a_clear_error(shop, tmp_path):
     with pytest.raises(CommandError, match="no segmentation run 999"):
         call_command("export_segments", "--run", "999", "--output", str(tmp_path / "x.csv"))
+
+
+def test_export_of_a_draft_is_refused_and_the_default_is_the_live_run(shop, tmp_path):
+    call_command("segment", "--k", "3", stdout=StringIO(), stderr=StringIO())
+    live = SegmentationRun.objects.get()
+    draft = services.segmentation_run_create(k=2, go_live=SegmentationRun.GoLive.NEVER)
+    services.segmentation_run_execute(run_id=draft.pk)
+
+    with pytest.raises(CommandError, match=f"run {draft.pk} is a draft, never made live"):
+        call_command("export_segments", "--run", str(draft.pk), "--output", str(tmp_path / "x.csv"))
+    call_command("export_segments", "--output", str(tmp_path / "live.csv"), stdout=StringIO())
+
+    exported = pd.read_csv(tmp_path / "live.csv")
+    assert set(exported["segment_key"]) == {p["key"] for p in live.profiles}
 
 
 def test_export_to_a_missing_directory_is_a_clear_error(shop, tmp_path):
