@@ -202,9 +202,36 @@ class SegmentationRun(Job):
         "the next run re-aggregates the customers changed after it.",
     )
 
+    # Try before apply: a run computes its segments, then either makes them live (membership,
+    # segment rows) or keeps them as a draft that someone makes live later. Runs from before
+    # drafts existed were all applied, hence the default.
+    class GoLive(models.TextChoices):
+        NEVER = "never", "No: a draft until someone makes it live"
+        IF_FIT = "if_fit", "When the segments pass the sanity checks"
+        ALWAYS = "always", "Always, whatever the checks say (--force)"
+
+    go_live = models.CharField(
+        max_length=8, choices=GoLive.choices, default=GoLive.IF_FIT,
+        help_text="Whether the run makes its segments live when it ends.",
+    )
+    is_draft = models.BooleanField(
+        default=False,
+        help_text="Finished, but its segments are not live: nothing changed for customers, segments or campaigns.",
+    )
+    draft_reason = models.TextField(blank=True, default="", help_text="Why the run waits as a draft.")
+    compared_with = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The run that was live when this one started: a draft may go live only while it still is.",
+    )
+    applied_at = models.DateTimeField(null=True, blank=True, help_text="When its segments went live.")
+    applied_by = models.CharField(
+        max_length=150, blank=True, default="", help_text="Who made it live: the command, the schedule or a user."
+    )
+
     class Meta:
         ordering = ["-id"]
         get_latest_by = "id"
+        permissions = [("make_live_segmentationrun", "Can make a draft segmentation run live")]
         constraints = [
             # Two runs never overlap: at most one run is running at any time.
             models.UniqueConstraint(
@@ -214,6 +241,11 @@ class SegmentationRun(Job):
 
     def __str__(self):
         return f"Run {self.pk} ({self.get_algorithm_display()}, {self.get_status_display()})"
+
+    @property
+    def applied(self) -> bool:
+        """Its segments went live (a finished run that is not a draft)."""
+        return self.status == self.Status.SUCCEEDED and not self.is_draft
 
 
 class Segment(models.Model):
@@ -238,6 +270,13 @@ class Segment(models.Model):
     first_run = models.ForeignKey(SegmentationRun, null=True, on_delete=models.SET_NULL, related_name="+")
     last_run = models.ForeignKey(SegmentationRun, null=True, on_delete=models.SET_NULL, related_name="+")
     retired_at = models.DateTimeField(null=True, blank=True)
+    profile_changed = models.BooleanField(
+        default=False,
+        help_text="A run found that the customers of this renamed segment changed a lot: check the name still fits.",
+    )
+    profile_change = models.TextField(
+        blank=True, default="", help_text="What changed, in words; cleared when the segment is saved in admin."
+    )
 
     class Meta:
         ordering = ["-is_active", "name"]
@@ -291,6 +330,25 @@ class Membership(models.Model):
                 fields=["customer"], condition=Q(ended_run__isnull=True), name="one_current_membership"
             ),
         ]
+
+
+class DraftLabel(models.Model):
+    """The segment a draft run gave each customer, kept so that making it live later writes the
+    membership without fitting again: (run, customer, label), the label being the one in the
+    run's profiles. Rows go once any run goes live, which leaves every other draft out of date.
+    """
+
+    pk = models.CompositePrimaryKey("run", "customer")
+    # No foreign keys in the database (see Membership): a draft writes a row per customer. A
+    # customer deleted since the draft is left out when it goes live (its rows join customers).
+    # The primary key's index serves "the rows of run R": no index of its own on run.
+    run = models.ForeignKey(
+        SegmentationRun, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    label = models.SmallIntegerField()
 
 
 class _ImportsStorage(LazyObject):

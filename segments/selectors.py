@@ -54,8 +54,14 @@ def succeeded_runs(*, exclude: int | None = None) -> QuerySet[SegmentationRun]:
     return runs.order_by("-pk")
 
 
+def live_runs(*, exclude: int | None = None) -> QuerySet[SegmentationRun]:
+    """Successful runs whose segments went live (drafts left out), newest first."""
+    return succeeded_runs(exclude=exclude).filter(is_draft=False)
+
+
 def latest_successful_run(*, exclude: int | None = None) -> SegmentationRun | None:
-    return succeeded_runs(exclude=exclude).first()
+    """The live run: the newest whose segments went live (a draft changed nothing, so it is left out)."""
+    return live_runs(exclude=exclude).first()
 
 
 
@@ -84,8 +90,9 @@ def latest_run() -> SegmentationRun | None:
 
 
 def runs_with_centroids(*, exclude: int | None = None) -> QuerySet[SegmentationRun]:
-    """Successful runs that stored cluster centroids (to match new clusters against), newest first."""
-    return succeeded_runs(exclude=exclude).filter(model_state__has_key="centroids")
+    """Live runs that stored cluster centroids (to match new clusters against), newest first.
+    A draft's keys name segments that may never exist."""
+    return live_runs(exclude=exclude).filter(model_state__has_key="centroids")
 
 
 def latest_run_with_centroids(*, exclude: int | None = None) -> SegmentationRun | None:
@@ -95,7 +102,8 @@ def latest_run_with_centroids(*, exclude: int | None = None) -> SegmentationRun 
 
 
 def latest_stats_watermark(*, exclude: int | None = None) -> dt.datetime | None:
-    """Changes after this instant are not in CustomerStats yet (None: the stats were never built)."""
+    """Changes after this instant are not in CustomerStats yet (None: the stats were never built).
+    Drafts count: they refresh the stats as any run does."""
     run = succeeded_runs(exclude=exclude).filter(stats_watermark__isnull=False).first()
     return run.stats_watermark if run else None
 

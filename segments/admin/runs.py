@@ -1,9 +1,11 @@
 """Segmentation run admin: the list of runs, starting one, and its status while it works.
 
 A run is a record: never added, edited or deleted by hand. The run list has a "Run
-segmentation now" form (it needs the "add" permission); the run page (run_page.py) polls a
-small status endpoint while the run is queued or running, says when its worker looks dead, and
-lets an operator with the "change" permission mark a stuck run failed.
+segmentation now" form (it needs the "add" permission); a run started there is a draft unless
+"Make live straight away" is ticked. The run page (run_page.py) polls a small status endpoint
+while the run is queued or running, says when its worker looks dead, and lets an operator with
+the "change" permission mark a stuck run failed; a draft's page (run_draft.py) has "Make live"
+for those with the "make live" permission.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from segcampaign import jobs
 from segments import features, services, tasks
 from segments.models import Algorithm, SegmentationRun
 
-from . import run_page
+from . import run_draft, run_page
 from .display import admin_url, key_value_table, moment_text, no_sign_of_life, number
 
 logger = logging.getLogger(__name__)
+GoLive = SegmentationRun.GoLive
 
 SCHEDULED_TASK = "segments.tasks.scheduled_segmentation_task"
 SCHEDULED_TASK_EXAMPLE_KWARGS = '{"algorithm": "kmeans"}'
@@ -74,6 +77,14 @@ class RunNowForm(forms.Form):
         help_text="Only re-place customers that changed since the last run, with its model (fast). "
         "A full run refits everything.",
     )
+    make_live = forms.BooleanField(
+        label="Make live straight away",
+        required=False,
+        initial=False,
+        help_text="Unticked, the run is a draft: you see its segments, sizes and who would move, and nothing "
+        "changes until you press Make live on its page. Ticked, its segments go live as it ends, unless the "
+        "sanity checks find them unfit (then it waits as a draft too).",
+    )
 
     def clean_k(self) -> int | None:
         value = self.cleaned_data["k"].strip().lower()
@@ -108,12 +119,13 @@ class SegmentationRunAdmin(admin.ModelAdmin):
         "k",
         "customers",
         "moved_display",
+        "live_display",
         "silhouette",
         "started_at",
         "duration",
     )
     list_display_links = ("id", "status_badge")
-    list_filter = ("status", "algorithm", "incremental", "triggered_by")
+    list_filter = ("status", "is_draft", "algorithm", "incremental", "triggered_by")
     date_hierarchy = "created_at"
     list_per_page = 50
     fieldsets = (
@@ -149,6 +161,13 @@ class SegmentationRunAdmin(admin.ModelAdmin):
             "Result",
             {"fields": ("k", "k_reason", "n_customers", "moved")},
         ),
+        (
+            "Going live",
+            {
+                "fields": ("is_draft", "draft_reason", "go_live", "compared_with", "applied_at", "applied_by"),
+                "description": "A draft changed nothing; its segments go live when someone makes it live.",
+            },
+        ),
     )
     readonly_fields = ("status_badge", "parameters")
 
@@ -170,6 +189,12 @@ class SegmentationRunAdmin(admin.ModelAdmin):
     @admin.display(description="moved", ordering="moved")
     def moved_display(self, run: SegmentationRun) -> str:
         return number(run.moved)
+
+    @admin.display(description="live?", ordering="is_draft")
+    def live_display(self, run: SegmentationRun) -> str:
+        if run.status != SegmentationRun.Status.SUCCEEDED:
+            return "–"
+        return "draft" if run.is_draft else "live"
 
     @admin.display(description="silhouette")
     def silhouette(self, run: SegmentationRun) -> str:
@@ -199,6 +224,9 @@ class SegmentationRunAdmin(admin.ModelAdmin):
     def _may_start_runs(self, request) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.add_{self.opts.model_name}")
 
+    def _may_make_live(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.make_live_{self.opts.model_name}")
+
     def _may_fail_runs(self, request) -> bool:
         # Failing a stuck run changes it: the model's change permission, which this admin's
         # has_change_permission (runs are records, never edited) does not grant by itself.
@@ -217,6 +245,11 @@ class SegmentationRunAdmin(admin.ModelAdmin):
                 name="%s_%s_status" % info,
             ),
             path("<path:object_id>/fail/", self.admin_site.admin_view(self.fail_view), name="%s_%s_fail" % info),
+            path(
+                "<path:object_id>/make-live/",
+                self.admin_site.admin_view(self.make_live_view),
+                name="%s_%s_make_live" % info,
+            ),
             *super().get_urls(),
         ]
 
@@ -258,6 +291,7 @@ class SegmentationRunAdmin(admin.ModelAdmin):
                     feature_names=form.feature_names(),
                     incremental=form.cleaned_data["incremental"],
                     triggered_by="admin",
+                    go_live=GoLive.IF_FIT if form.cleaned_data["make_live"] else GoLive.NEVER,
                 )
         except services.SegmentationError as exc:
             messages.error(request, f"The run was not started: {exc}")
@@ -279,8 +313,16 @@ class SegmentationRunAdmin(admin.ModelAdmin):
             messages.info(request, f"Run {run.pk} is queued; this page follows its progress.")
         elif run.status == SegmentationRun.Status.FAILED:
             messages.error(request, f"Run {run.pk} failed: {run.error}")
+        elif run.is_draft:
+            messages.info(
+                request,
+                f"Run {run.pk} found {run.k} segments among {run.n_customers:,} customers. It is a draft: nothing "
+                "has changed until you press Make live.",
+            )
         else:
-            messages.success(request, f"Run {run.pk} found {run.k} segments among {run.n_customers:,} customers.")
+            messages.success(
+                request, f"Run {run.pk} found {run.k} segments among {run.n_customers:,} customers; they are live."
+            )
         return HttpResponseRedirect(reverse("admin:segments_segmentationrun_change", args=[run.pk]))
 
     def status_view(self, request, object_id):
@@ -320,6 +362,32 @@ class SegmentationRunAdmin(admin.ModelAdmin):
             messages.warning(request, f"Run {run.pk} had already ended; nothing was changed.")
         return HttpResponseRedirect(reverse("admin:segments_segmentationrun_change", args=[run.pk]))
 
+    def make_live_view(self, request, object_id):
+        return require_POST(self._make_live)(request, object_id)
+
+    def _make_live(self, request, object_id):
+        """Someone who may make runs live makes a draft live (pressing twice does it once)."""
+        if not self._may_make_live(request):
+            raise PermissionDenied
+        run = self.get_object(request, object_id)
+        if run is None:
+            raise Http404(f"there is no segmentation run {object_id!r}")
+        page = reverse("admin:segments_segmentationrun_change", args=[run.pk])
+        try:
+            run, done = services.segmentation_run_make_live(run_id=run.pk, by=request.user.get_username())
+        except services.SegmentationError as exc:
+            messages.error(request, f"Run {run.pk} was not made live: {exc}")
+            return HttpResponseRedirect(page)
+        if done:
+            logger.info("segmentation run %s made live by %s", run.pk, request.user.get_username())
+            messages.success(
+                request,
+                f"Run {run.pk} is live: {run.moved:,} customers changed segment; campaigns now use these segments.",
+            )
+        else:
+            messages.info(request, f"Run {run.pk} was already live; nothing changed.")
+        return HttpResponseRedirect(page)
+
     # -- the run page
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -331,6 +399,7 @@ class SegmentationRunAdmin(admin.ModelAdmin):
             extra_context = {
                 **(extra_context or {}),
                 **run_page.context(run),
+                **run_draft.draft_context(run, may_make_live=self._may_make_live(request)),
                 "title": f"Segmentation run {run.pk}",
                 "subtitle": f"{run.get_algorithm_display()}, {run.get_status_display().lower()}"
                 + (f" {moment_text(run.finished_at)}" if run.finished_at else ""),

@@ -76,7 +76,7 @@ class SegmentForm(forms.ModelForm):
 class SegmentAdmin(admin.ModelAdmin):
     form = SegmentForm
     list_display = ("name", "key", "is_active", "size_display", "algorithm", "last_run_link", "retired_at")
-    list_filter = (StatusFilter, "algorithm", "name_locked")
+    list_filter = (StatusFilter, "algorithm", "name_locked", "profile_changed")
     search_fields = ("name", "key", "description")
     # The member list sits between the form and the bottom buttons: save from the top too.
     save_on_top = True
@@ -84,7 +84,7 @@ class SegmentAdmin(admin.ModelAdmin):
         (
             "What the marketer sets",
             {
-                "fields": ("name", "description"),
+                "fields": ("profile_change_display", "name", "description"),
                 "description": "Renaming a segment keeps the new name through later runs; campaign rules "
                 "follow the segment, not its name.",
             },
@@ -111,6 +111,16 @@ class SegmentAdmin(admin.ModelAdmin):
     readonly_fields = tuple(
         name for _, options in fieldsets for name in options["fields"] if name not in ("name", "description")
     )
+
+    @admin.display(description="check the name")
+    def profile_change_display(self, segment: Segment):
+        if not segment.profile_changed:
+            return "Nothing to check: no run has changed this segment's customers much since it was named."
+        return format_html(
+            '<strong class="segcampaign-error">{}</strong><br><span class="segcampaign-help">Saving this page, '
+            "renamed or not, clears this note.</span>",
+            segment.profile_change,
+        )
 
     @admin.display(description="customers", ordering="size")
     def size_display(self, segment: Segment) -> str:
@@ -177,6 +187,8 @@ class SegmentAdmin(admin.ModelAdmin):
         # segment has; the form said so already, this covers two people saving at once.
         name, description = obj.name, obj.description
         obj.name = form.initial.get("name", obj.name)
+        # Whoever saves the page has seen the note that the customers changed: it has done its job.
+        obj.profile_changed, obj.profile_change = False, ""
         try:
             segment_store.segment_rename(segment=obj, name=name, description=description)
         except segment_store.SegmentNameTaken as exc:

@@ -44,6 +44,8 @@ _MODULE_OF = {
     "resized_flags": "quality",
     "missing_flags": "quality",
     "constant_flags": "quality",
+    "profile_drift": "drift",
+    "drift_message": "drift",
 }
 
 __all__ = sorted(_MODULE_OF)

@@ -71,10 +71,14 @@ def print_run(command, run: SegmentationRun) -> None:
         if p.get("description"):
             w(f"      {p['description']}")
     w(_moved(run))
+    if run.is_draft:
+        w(f"Not live: this run is a draft. {run.draft_reason}")
     w("Timings: " + ", ".join(f"{services.STAGES.get(k, k)} {v:.2f}s" for k, v in run.timings.items()))
 
 
 def _moved(run: SegmentationRun) -> str:
+    if run.is_draft:
+        return f"Would move between segments if made live: {run.moved:,}"
     previous = selectors.latest_successful_run(exclude=run.pk)
     if previous is None or previous.pk > run.pk:
         return f"First segmentation: {run.moved:,} customers placed"
@@ -113,4 +117,7 @@ def run_summary(run: SegmentationRun) -> dict:
         "moved": run.moved,
         "transitions": run.transitions,
         "timings": run.timings,
+        # Whether the segments went live; when not, why the run waits as a draft.
+        "applied": run.applied,
+        "draft_reason": run.draft_reason,
     }

@@ -1,4 +1,5 @@
-"""Segment rows: created, updated and retired by runs so that a segment keeps its identity.
+"""Segment rows: planned by runs, then created, updated and retired as a run goes live, so that
+a segment keeps its identity.
 
 A segment's key never changes and its name only when a marketer renames it (name_locked).
 Campaign rules point at segments, so a refit that matches a cluster to a segment keeps the
@@ -15,7 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from segments.models import Algorithm, Segment, SegmentationRun
+from segments import clustering
+from segments.models import Segment, SegmentationRun
+
 
 NAME_MAX_LENGTH = Segment._meta.get_field("name").max_length
 
@@ -24,65 +27,103 @@ class SegmentNameTaken(ValueError):
     """Another live segment already has this name (case aside); the message says so in words."""
 
 
-def cluster_segments_save(
-    *, run: SegmentationRun, profiles: list[dict], auto_names: dict[int, str], centroids: np.ndarray,
-    matches: dict[int, str | None],
-) -> dict[int, Segment]:
-    """Create, update and retire segments so matched clusters keep key, name and rules."""
-    by_label = {p["label"]: p for p in profiles}
-    matched_keys = {key for key in matches.values() if key}
-    kept = {s.key: s for s in Segment.objects.filter(key__in=matched_keys)}
-    _retire_except(matched_keys)
-    _step_out_of_live(matched_keys)
-    # Names a marketer gave are kept (numbered only in the rare clash of two of them: a retired
-    # segment renamed while another had the name, and revived); every other segment is named
-    # from today's profile, so a segment whose customers drifted from "New" to "Loyal" says so.
-    taken_names: set[str] = set()
-    for label in sorted(by_label):
-        segment = kept.get(matches.get(label) or "")
+# The run warning for a renamed segment whose customers changed materially (clustering/drift.py).
+PROFILE_CHANGED = "renamed_segment_changed"
+
+
+def segments_plan(profiles: list[dict], *, auto_names: dict[int, str], keys: dict[int, str | None]) -> None:
+    """Give each profile the key, name and segment id its segment would have live; writes nothing.
+
+    keys: label -> the key of the segment the label continues (matched to the previous run's,
+    or the RFM rule's), None for a new segment. A draft shows these; segments_apply makes them
+    so. The profile keeps `auto_name`, the name from its profile, for when it goes live.
+    """
+    existing = {s.key: s for s in Segment.objects.filter(key__in=[key for key in keys.values() if key])}
+    ordered = sorted(profiles, key=lambda p: p["label"])
+    segments = [existing.get(keys.get(p["label"]) or "") for p in ordered]
+    names = _live_names(segments, [auto_names[p["label"]] for p in ordered])
+    taken_keys: set[str] = set()
+    for p, segment, name in zip(ordered, segments, names):
+        label, key = p["label"], keys.get(p["label"])
+        if key is None:
+            key = _unique_key(slugify(name) or f"segment-{label}", taken_keys)
+        taken_keys.add(key)
+        p.update(key=key, name=name, auto_name=auto_names[label], segment_id=segment.pk if segment else None)
+
+
+def _live_names(segments: list[Segment | None], auto_names: list[str]) -> list[str]:
+    """The name each planned segment goes live with, no two alike (case aside).
+
+    Names a marketer gave are kept (numbered only in the rare clash of two of them: a retired
+    segment renamed while another had the name, and revived) and are taken first; every other
+    segment is named from today's profile, so a segment whose customers drifted from "New" to
+    "Loyal" says so.
+    """
+    names: list[str | None] = [None] * len(segments)
+    taken: set[str] = set()
+    for i, segment in enumerate(segments):
         if segment is not None and segment.name_locked:
-            segment.name = _unique(segment.name, taken_names)
-            taken_names.add(segment.name.lower())
-    segments: dict[int, Segment] = {}
-    for label in sorted(by_label):
-        key = matches.get(label)
-        if key:
-            segment = kept[key]
-            if not segment.name_locked:
-                segment.name = _unique(auto_names[label], taken_names)
-        else:
-            name = _unique(auto_names[label], taken_names)
-            segment = Segment(
-                key=_unique_key(slugify(name) or f"segment-{label}"), name=name, algorithm=run.algorithm, first_run=run
-            )
-        taken_names.add(segment.name.lower())
+            names[i] = _unique(segment.name, taken)
+            taken.add(names[i].lower())
+    for i, auto_name in enumerate(auto_names):
+        if names[i] is None:
+            names[i] = _unique(auto_name, taken)
+            taken.add(names[i].lower())
+    return names
+
+
+def rfm_key(name: str) -> str:
+    """The key of a classic RFM segment: its rule's name is its identity."""
+    return f"rfm-{slugify(name)}"
+
+
+def segments_apply(run: SegmentationRun, *, changed: dict[str, str]) -> dict[str, Segment]:
+    """Create, update and retire segments as the run's planned profiles say; returns them by key.
+
+    Matched segments keep key, name (when a marketer gave it) and campaign rules; segments the
+    run has no cluster for are retired. changed: key -> why a renamed segment needs a look
+    (segments_changed), stored on the segment.
+    """
+    profiles = sorted(run.profiles, key=lambda p: p["label"])
+    keys = {p["key"] for p in profiles}
+    existing = {s.key: s for s in Segment.objects.filter(key__in=keys)}
+    _retire_except(keys)
+    _step_out_of_live(keys)
+    centroids = run.model_state.get("centroids") or {}
+    found = [existing.get(p["key"]) for p in profiles]
+    names = _live_names(found, [p["auto_name"] for p in profiles])
+    segments: dict[str, Segment] = {}
+    for p, segment, name in zip(profiles, found, names):
+        if segment is None:
+            segment = Segment(key=p["key"], name=name, first_run=run)
+        segment.name = name
+        if p["key"] in changed:
+            segment.profile_changed, segment.profile_change = True, changed[p["key"]]
         segment.algorithm = run.algorithm
-        segment.centroid = centroids[label].round(6).tolist()
-        _refresh(segment, run, by_label[label])
-        segments[label] = segment
+        segment.centroid = centroids.get(p["key"], [])
+        _refresh(segment, run, p)
+        segments[p["key"]] = segment
     return segments
 
 
-def rfm_segments_save(*, run: SegmentationRun, profiles: list[dict], names: list[str]) -> dict[int, Segment]:
-    """The classic RFM segments: each rule's name is its identity (key rfm-<name>), no model to match."""
-    keys = {label: f"rfm-{slugify(name)}" for label, name in enumerate(names)}
-    _retire_except(set(keys.values()))
-    _step_out_of_live(set(keys.values()))
-    existing = {s.key: s for s in Segment.objects.filter(key__in=keys.values())}
-    # The rules' names, or the names a marketer gave them, each once among the live segments.
-    taken_names: set[str] = set()
-    segments = {}
-    for profile in sorted(profiles, key=lambda p: not getattr(existing.get(keys[p["label"]]), "name_locked", False)):
-        label = profile["label"]
-        segment = existing.get(keys[label]) or Segment(
-            key=keys[label], name=names[label], algorithm=Algorithm.RFM, first_run=run
-        )
-        segment.name = _unique(segment.name if segment.name_locked else names[label], taken_names)
-        taken_names.add(segment.name.lower())
-        segment.centroid = []
-        _refresh(segment, run, profile)
-        segments[label] = segment
-    return segments
+def segments_changed(profiles: list[dict], *, run_id: int, currency: str) -> dict[str, str]:
+    """key -> what changed, for each renamed segment whose customers these profiles change
+    materially (clustering.profile_drift against the segment's live profile)."""
+    locked = Segment.objects.filter(key__in=[p["key"] for p in profiles], name_locked=True)
+    before = {s.key: s for s in locked}
+    changed = {}
+    for p in profiles:
+        segment = before.get(p["key"])
+        drift = clustering.profile_drift(segment.profile, p) if segment is not None else []
+        if drift:
+            changed[p["key"]] = clustering.drift_message(
+                segment.name, drift, run_id=run_id, currency=currency, new_name=p.get("auto_name", "")
+            )
+    return changed
+
+
+def changed_flags(changed: dict[str, str]) -> list[dict]:
+    return [{"code": PROFILE_CHANGED, "message": message} for message in changed.values()]
 
 
 def _refresh(segment: Segment, run: SegmentationRun, profile: dict) -> None:
@@ -164,10 +205,11 @@ def segment_rename(*, segment: Segment, name: str, description: str | None = Non
     return segment
 
 
-def _unique_key(base: str) -> str:
-    # Keys are slugs: numbered with a hyphen, and compared with the stored keys as such.
+def _unique_key(base: str, planned: set[str] = frozenset()) -> str:
+    # Keys are slugs: numbered with a hyphen, and compared with the stored keys (and those
+    # planned for the run's other new segments) as such.
     existing = set(Segment.objects.filter(key__startswith=base).values_list("key", flat=True))
-    return _unique(base, existing, separator="-")
+    return _unique(base, existing | set(planned), separator="-")
 
 
 def jsonable(value):

@@ -13,10 +13,10 @@ from segments.models import SegmentationRun
 
 
 class Command(BaseCommand):
-    help = "Export customer segments of a run (default: the latest successful one) to CSV."
+    help = "Export customer segments of a run (default: the live one) to CSV."
 
     def add_arguments(self, parser):
-        parser.add_argument("--run", type=int, default=None, help="run id (default: the latest successful run)")
+        parser.add_argument("--run", type=int, default=None, help="run id (default: the live run)")
         parser.add_argument("--output", required=True, help="CSV file to write")
 
     def handle(self, *args, **options):
@@ -28,6 +28,9 @@ class Command(BaseCommand):
                 raise CommandError(f"there is no segmentation run {options['run']}") from None
             if run.status != SegmentationRun.Status.SUCCEEDED:
                 raise CommandError(f"run {run.pk} did not succeed ({run.status}): nothing to export")
+            if run.is_draft:
+                # A draft placed nobody: the membership "as of" it would be another run's.
+                raise CommandError(f"run {run.pk} is a draft, never made live: its segments have no members to export")
         frame = selectors.segments_export(run=run)
         if frame is None:
             raise CommandError("no successful segmentation run yet: run `manage.py segment` first")

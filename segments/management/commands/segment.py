@@ -7,7 +7,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from segments import services
 from segments.management import output
-from segments.models import Algorithm
+from segments.models import Algorithm, SegmentationRun
+
+# The exit status when the run succeeded but its segments wait as a draft (the sanity checks).
+HELD = 3
 
 
 def _k(value: str) -> int | None:
@@ -27,7 +30,10 @@ def _date(value: str) -> dt.date:
 
 
 class Command(BaseCommand):
-    help = "Segment the customers: features, K choice, clustering, named segments, membership."
+    help = (
+        "Segment the customers: features, K choice, clustering, named segments, membership. The segments go "
+        "live unless the sanity checks fail (then the run waits as a draft, exit status 3; --force)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--algorithm", choices=Algorithm.values, default=Algorithm.KMEANS)
@@ -51,6 +57,10 @@ class Command(BaseCommand):
         parser.add_argument("--incremental", action="store_true", help="re-place only customers changed since the last run")
         parser.add_argument("--seed", type=int, default=None, help="random seed (same data and seed: same segments)")
         parser.add_argument("--rebuild-stats", action="store_true", help="re-aggregate every customer's orders")
+        parser.add_argument(
+            "--force", action="store_true",
+            help="make the segments live even when the sanity checks would hold them back as a draft",
+        )
         parser.add_argument("--json", action="store_true", help="print the run as JSON")
 
     def handle(self, *args, **options):
@@ -71,6 +81,7 @@ class Command(BaseCommand):
                 incremental=options["incremental"],
                 triggered_by="command",
                 params=params,
+                go_live=SegmentationRun.GoLive.ALWAYS if options["force"] else SegmentationRun.GoLive.IF_FIT,
             )
             listener = None if options["json"] else self._progress
             run = services.segmentation_run_execute(run_id=run.pk, listener=listener)
@@ -86,6 +97,9 @@ class Command(BaseCommand):
             output.print_run(self, run)
         if run.status != run.Status.SUCCEEDED:
             raise CommandError(f"run {run.pk} failed: {run.error}")
+        if run.is_draft:
+            # Not a failure, but not what was asked for: a script must be able to tell.
+            raise CommandError(f"run {run.pk} is kept as a draft, not live: {run.draft_reason}", returncode=HELD)
 
     def _progress(self, stage, percent):
         self.stderr.write(output.stage_line(stage, percent))

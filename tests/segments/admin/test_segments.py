@@ -42,7 +42,8 @@ def test_the_segment_page_lists_its_current_members_with_links(admin_client, seg
 
 def test_the_segment_page_pages_members_a_hundred_at_a_time(admin_client, db):
     make_shop(groups={"vip": 130, "lapsed": 20})
-    run = segment_now(k=2)
+    # Forced live: a segment of 87% of the customers would keep the run a draft.
+    run = segment_now(k=2, go_live="always")
     assert run.status == SegmentationRun.Status.SUCCEEDED, run.error
     segment = Segment.objects.get(size=130)
     url = reverse("admin:segments_segment_change", args=[segment.pk])
@@ -285,3 +286,19 @@ def test_members_export_reads_in_chunks(admin_client, segmented, monkeypatch):
     chunks = list(response.streaming_content)
     assert len(chunks) == -(-segment.size // 7)
     assert sum(chunk.decode().count("\n") for chunk in chunks) == segment.size + 1
+
+
+def test_a_renamed_segment_whose_customers_changed_says_so_on_its_page_until_it_is_saved(admin_client, segmented):
+    segment = Segment.objects.order_by("-size").first()
+    segment.name, segment.name_locked = "Regulars", True
+    segment.profile_changed, segment.profile_change = True, "The customers of 'Regulars' changed in run 7: ..."
+    segment.save()
+    url = reverse("admin:segments_segment_change", args=[segment.pk])
+
+    html = admin_client.get(url).content.decode()
+    admin_client.post(url, {"name": "Regulars", "description": ""})
+
+    assert escape(segment.profile_change) in html and "Saving this page, renamed or not, clears this note." in html
+    segment.refresh_from_db()
+    assert (segment.profile_changed, segment.profile_change, segment.name) == (False, "", "Regulars")
+    assert "Nothing to check" in admin_client.get(url).content.decode()

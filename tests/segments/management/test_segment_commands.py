@@ -11,8 +11,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from segments import selectors
+from segments import selectors, services
 from segments.models import Customer, Order, Segment, SegmentationRun
+
+from ..conftest import current_segments
 
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +103,20 @@ def test_export_of_an_unknown_run_is_a_clear_error(shop, tmp_path):
         call_command("export_segments", "--run", "999", "--output", str(tmp_path / "x.csv"))
 
 
+def test_export_of_a_draft_is_refused_and_the_default_is_the_live_run(shop, tmp_path):
+    call_command("segment", "--k", "3", stdout=StringIO(), stderr=StringIO())
+    live = SegmentationRun.objects.get()
+    draft = services.segmentation_run_create(k=2, go_live=SegmentationRun.GoLive.NEVER)
+    services.segmentation_run_execute(run_id=draft.pk)
+
+    with pytest.raises(CommandError, match=f"run {draft.pk} is a draft, never made live"):
+        call_command("export_segments", "--run", str(draft.pk), "--output", str(tmp_path / "x.csv"))
+    call_command("export_segments", "--output", str(tmp_path / "live.csv"), stdout=StringIO())
+
+    exported = pd.read_csv(tmp_path / "live.csv")
+    assert set(exported["segment_key"]) == {p["key"] for p in live.profiles}
+
+
 def test_export_to_a_missing_directory_is_a_clear_error(shop, tmp_path):
     call_command("segment", "--k", "3", stdout=StringIO(), stderr=StringIO())
     target = tmp_path / "missing" / "segments.csv"
@@ -142,3 +158,68 @@ def test_a_segment_command_refused_while_a_run_is_running_leaves_no_queued_run(s
     assert not SegmentationRun.objects.filter(status="queued").exists()
     assert refused.status == "failed" and refused.finished_at is not None
     assert refused.error == f"not started: run {holder.pk} is still running; two segmentations never overlap"
+
+
+# --- try before apply --------------------------------------------------------------------------------
+
+
+def _an_attribute_two_customers_have():
+    for age, customer in zip((30, 40), Customer.objects.order_by("external_id")[:2]):
+        customer.attributes = {"age": age}
+        customer.save()
+
+
+def test_the_segment_command_says_its_segments_went_live(shop):
+    out = StringIO()
+    call_command("segment", "--k", "3", "--json", stdout=out)
+
+    summary = json.loads(out.getvalue())
+
+    assert (summary["applied"], summary["draft_reason"]) == (True, "")
+
+
+def test_a_result_that_fails_the_sanity_checks_waits_as_a_draft_and_the_command_exits_3(shop):
+    call_command("segment", "--k", "3", stdout=StringIO(), stderr=StringIO())
+    members = current_segments()
+    _an_attribute_two_customers_have()
+    out = StringIO()
+
+    with pytest.raises(CommandError, match="is kept as a draft, not live: Held back by the sanity checks") as held:
+        call_command(
+            "segment", "--k", "3", "--features", "recency_days", "frequency", "monetary", "age", "--json", stdout=out
+        )
+
+    assert held.value.returncode == 3
+    summary = json.loads(out.getvalue())
+    assert summary["status"] == "succeeded" and summary["applied"] is False
+    assert "'age' is missing for 97% of your customers" in summary["draft_reason"]
+    assert current_segments() == members
+
+
+def test_segment_force_makes_it_live_anyway(shop):
+    call_command("segment", "--k", "3", stdout=StringIO(), stderr=StringIO())
+    _an_attribute_two_customers_have()
+    out = StringIO()
+
+    call_command(
+        "segment", "--k", "3", "--features", "recency_days", "frequency", "monetary", "age", "--force", "--json",
+        stdout=out,
+    )
+
+    summary = json.loads(out.getvalue())
+    assert summary["applied"] is True
+    assert set(current_segments().values()) == {s["key"] for s in summary["segments"]}
+
+
+def test_the_segment_command_prints_why_a_run_waits_as_a_draft(shop):
+    _an_attribute_two_customers_have()
+    out = StringIO()
+
+    with pytest.raises(CommandError):
+        call_command(
+            "segment", "--k", "3", "--features", "recency_days", "frequency", "monetary", "age",
+            stdout=out, stderr=StringIO(),
+        )
+
+    assert "Not live: this run is a draft. Held back by the sanity checks" in out.getvalue()
+    assert "Would move between segments if made live: 60" in out.getvalue()

@@ -1,6 +1,5 @@
 """Segment rows: identity kept across runs, keys and names never clash."""
 
-import numpy as np
 import pytest
 from django.db import IntegrityError, transaction
 
@@ -60,32 +59,32 @@ def _profiles(n):
     return [{"label": label, "size": 10} for label in range(n)]
 
 
-def test_a_run_may_swap_the_names_of_two_segments():
+def _save(*, auto_names, keys) -> dict[str, Segment]:
+    """A run's segments planned (as a draft shows them), then applied (as it goes live)."""
     run = SegmentationRun.objects.create()
+    profiles = _profiles(len(auto_names))
+    segment_store.segments_plan(profiles, auto_names=auto_names, keys=keys)
+    run.profiles, run.model_state = profiles, {}
+    with transaction.atomic():
+        return segment_store.segments_apply(run, changed={})
+
+
+def test_a_run_may_swap_the_names_of_two_segments():
     _segment("a", "New")
     _segment("b", "Loyal")
 
-    with transaction.atomic():
-        saved = segment_store.cluster_segments_save(
-            run=run, profiles=_profiles(2), auto_names={0: "Loyal", 1: "New"}, centroids=np.zeros((2, 3)),
-            matches={0: "a", 1: "b"},
-        )
+    saved = _save(auto_names={0: "Loyal", 1: "New"}, keys={0: "a", 1: "b"})
 
-    assert {saved[0].key: saved[0].name, saved[1].key: saved[1].name} == {"a": "Loyal", "b": "New"}
+    assert {key: s.name for key, s in saved.items()} == {"a": "Loyal", "b": "New"}
     assert dict(Segment.objects.filter(is_active=True).values_list("key", "name")) == {"a": "Loyal", "b": "New"}
 
 
 def test_a_revived_segment_whose_name_a_live_one_has_is_numbered():
     # Renamed while retired to the name a live segment had, then matched again by a run.
-    run = SegmentationRun.objects.create()
     _segment("a", "Champions", live=False, locked=True)
     _segment("b", "champions", locked=True)
 
-    with transaction.atomic():
-        segment_store.cluster_segments_save(
-            run=run, profiles=_profiles(2), auto_names={0: "X", 1: "Y"}, centroids=np.zeros((2, 3)),
-            matches={0: "a", 1: "b"},
-        )
+    _save(auto_names={0: "X", 1: "Y"}, keys={0: "a", 1: "b"})
 
     assert dict(Segment.objects.filter(is_active=True).values_list("key", "name")) == {
         "a": "Champions", "b": "champions 2"
@@ -93,24 +92,20 @@ def test_a_revived_segment_whose_name_a_live_one_has_is_numbered():
 
 
 def test_a_new_segment_is_not_named_like_a_live_one_whatever_the_case():
-    run = SegmentationRun.objects.create()
     _segment("a", "loyal", locked=True)
 
-    with transaction.atomic():
-        saved = segment_store.cluster_segments_save(
-            run=run, profiles=_profiles(2), auto_names={0: "Whatever", 1: "Loyal"}, centroids=np.zeros((2, 3)),
-            matches={0: "a", 1: None},
-        )
+    saved = _save(auto_names={0: "Whatever", 1: "Loyal"}, keys={0: "a", 1: None})
 
-    assert (saved[0].name, saved[1].name) == ("loyal", "Loyal 2")
+    assert sorted(s.name for s in saved.values()) == ["Loyal 2", "loyal"]
 
 
 def test_rfm_segments_keep_a_marketers_name_and_never_clash():
-    run = SegmentationRun.objects.create()
     _segment("rfm-loyal", "Champions", live=False, locked=True)  # renamed while retired
 
-    with transaction.atomic():
-        saved = segment_store.rfm_segments_save(run=run, profiles=_profiles(2), names=["Champions", "Loyal"])
+    saved = _save(
+        auto_names={0: "Champions", 1: "Loyal"},
+        keys={0: segment_store.rfm_key("Champions"), 1: segment_store.rfm_key("Loyal")},
+    )
 
     # The name a marketer chose wins, as in a refit; the rule's own name is numbered.
-    assert {s.key: s.name for s in saved.values()} == {"rfm-champions": "Champions 2", "rfm-loyal": "Champions"}
+    assert {key: s.name for key, s in saved.items()} == {"rfm-champions": "Champions 2", "rfm-loyal": "Champions"}
