@@ -127,7 +127,9 @@ def test_figures_are_built_once_per_run_and_what_they_show(segmented, monkeypatc
 
     run_page.context(segmented)
     run_page.context(segmented)
-    Segment.objects.filter(last_run=segmented).update(name="Renamed")
+    renamed = Segment.objects.filter(last_run=segmented).first()
+    renamed.name = "Renamed"
+    renamed.save()
     run_page.context(segmented)
 
     assert len(built) == 2  # the rename shows in the figures' legends: built again
