@@ -62,7 +62,9 @@ def segmentation_run_task(self, *, run_id: int) -> str:
 def scheduled_segmentation_task(
     *, algorithm: str = "kmeans", k: int | None = None, features: list[str] | None = None, incremental: bool = False
 ) -> str:
-    """What Celery beat runs (set up in admin: Periodic tasks). Skips, recorded, if a run is in progress."""
+    """What Celery beat runs (set up in admin: Periodic tasks). Skips, recorded, if a run is in progress.
+
+    Its segments go live unless the sanity checks fail; then it waits as a draft ("draft")."""
     run = services.segmentation_run_create(
         algorithm=algorithm, k=k, feature_names=features or (), incremental=incremental, triggered_by="schedule"
     )
@@ -71,7 +73,7 @@ def scheduled_segmentation_task(
     except services.RunInProgress as exc:
         services.segmentation_run_not_started(run_id=run.pk, reason=str(exc))
         return "skipped"
-    return run.status
+    return "draft" if run.is_draft else run.status
 
 
 # --- CSV imports ------------------------------------------------------------------------------

@@ -86,6 +86,22 @@ def test_a_queued_run_is_executed_by_the_worker_after_commit(real_worker):
 
 
 @pytest.mark.django_db
+def test_a_scheduled_run_whose_segments_fail_the_checks_waits_as_a_draft_and_the_segments_in_use_stay():
+    make_shop(groups={"vip": 3, "lapsed": 40, "new": 2})
+    live = services.segmentation_run_create(k=3, go_live="always")
+    services.segmentation_run_execute(run_id=live.pk)
+    members = dict(Membership.objects.filter(ended_run__isnull=True).values_list("customer_id", "segment_id"))
+
+    outcome = tasks.scheduled_segmentation_task.apply(kwargs={"k": 2}).get()
+
+    run = SegmentationRun.objects.latest()
+    assert outcome == "draft"
+    assert run.triggered_by == "schedule" and run.is_draft
+    assert run.draft_reason.startswith("Held back by the sanity checks") and "nearly everyone" in run.draft_reason
+    assert dict(Membership.objects.filter(ended_run__isnull=True).values_list("customer_id", "segment_id")) == members
+
+
+@pytest.mark.django_db
 def test_an_eager_task_that_finds_a_run_in_progress_records_why_it_did_not_start():
     make_shop()
     holder = services.segmentation_run_create()
