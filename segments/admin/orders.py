@@ -20,7 +20,6 @@ from segments import selectors, services
 from segments.models import Customer, Order
 
 from . import shop_format
-from .display import moment
 from .search import search_terms
 
 
@@ -227,7 +226,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="ordered at", ordering="ordered_at")
     def ordered_at_shown(self, order):
-        return moment(order.ordered_at)
+        return shop_format.day_and_time(order.ordered_at)
 
     @admin.display(description="amount", ordering="amount")
     def amount_shown(self, order):

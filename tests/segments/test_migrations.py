@@ -40,3 +40,18 @@ def test_uploads_move_from_media_root_into_the_database_and_those_of_ended_jobs_
     assert done.file.name == ""
     assert lost.file.name == "imports/2026/10/lost.csv"  # no file to move: the job fails when it runs
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_segments_that_share_a_name_are_numbered_before_names_become_unique():
+    try:
+        old = migrate([("segments", "0007_run_warnings")]).get_model("segments", "Segment")
+        for key, name, live in (("a", "Loyal", True), ("b", "loyal", True), ("c", "Loyal", False), ("d", "New", True)):
+            old.objects.create(key=key, name=name, algorithm="kmeans", is_active=live)
+
+        new = migrate([("segments", "0008_live_segment_names_unique")]).get_model("segments", "Segment")
+        names = dict(new.objects.values_list("key", "name"))
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    assert names == {"a": "Loyal", "b": "loyal 2", "c": "Loyal", "d": "New"}

@@ -129,6 +129,8 @@ def test_the_order_list_marks_returns_only(admin_client, placed):
 
     cells = re.findall(r'<td class="field-return_shown">(.*?)</td>', html)
     assert sorted(cells) == ["", "", "", "Return"]
+    assert '<td class="field-amount_shown">£40.00</td>' in html
+    assert '<td class="field-ordered_at_shown">1 Jan 2025, 12:00</td>' in html
 
 
 def test_the_customer_list_keeps_to_the_key_columns_with_name_id_and_email_in_one_cell(admin_client, placed):
