@@ -64,8 +64,18 @@ load_times: list[dict] = []
 # --- The browser ---------------------------------------------------------------------------------
 
 
-def _not_available(reason):
-    if IN_CI:
+def browser_missing(executable: Path = CHROMIUM) -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if sync_playwright is None:
+        return "needs the playwright package: make install"
+    if not os.access(executable, os.X_OK):
+        return f"needs Chromium at {executable}: make browser (Debian's chromium package)"
+    return None
+
+
+def not_available(reason: str, *, in_ci: bool = IN_CI):
+    """Skip, saying why; under CI=true fail instead: CI installs the browser and must run these tests."""
+    if in_ci:
         pytest.fail(f"{reason} (CI=true: `make browser` installs it, and the browser tests must run)", pytrace=False)
     pytest.skip(reason)
 
@@ -79,10 +89,9 @@ def chromium():
     one module at a time, and Django's check is off only while it runs: the tests of other modules
     never see the loop, and nothing here calls the ORM concurrently.
     """
-    if sync_playwright is None:
-        _not_available("needs the playwright package: make install")
-    if not os.access(CHROMIUM, os.X_OK):
-        _not_available(f"needs Chromium at {CHROMIUM}: make browser (Debian's chromium package)")
+    reason = browser_missing()
+    if reason:
+        not_available(reason)
     expect.set_options(timeout=TIMEOUT_MS)
     before = os.environ.get(ASYNC_UNSAFE)
     os.environ[ASYNC_UNSAFE] = "true"
@@ -144,11 +153,15 @@ class Steps:
         for old in self.folder.glob("*.png"):
             old.unlink()
 
-    def shot(self, step: str, *, readme_name: str | None = None) -> Path:
+    def shot(self, step: str, *, readme_name: str | None = None, readme_from: str | None = None) -> Path:
+        """The whole page; with readme_name, also one screenful of it (from the element readme_from
+        down) for the README."""
         self.count += 1
         path = self.folder / f"{self.count:02d}-{step}.png"
         self.page.screenshot(path=path, full_page=True)
         if readme_name:
+            if readme_from:
+                self.page.locator(readme_from).evaluate("element => element.scrollIntoView()")
             README_SHOTS.mkdir(parents=True, exist_ok=True)
             self.page.screenshot(path=README_SHOTS / readme_name, full_page=False)
         return path

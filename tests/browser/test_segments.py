@@ -82,7 +82,7 @@ def test_a_runs_charts_are_drawn(logged_in, segmented_shop):
     page.goto(page.url)
     load_time(page, "run page, again")
     expect(page.locator("#plot-sizes .main-svg").first).to_be_attached()
-    page.steps.shot("run-page-again", readme_name="run-page.png")
+    page.steps.shot("run-page-again", readme_name="run-page.png", readme_from="#section-elbow")
 
 
 def test_rename_a_segment_and_find_a_customers_segment(logged_in, segmented_shop):
