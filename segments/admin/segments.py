@@ -17,6 +17,8 @@ from segments.models import Customer, Membership, Segment
 from .display import admin_url, key_value_table, number, percent
 
 MEMBERS_PER_PAGE = 100
+# Estimated counts and pages fetched by key (bench/admin_lists.py swaps in Django's to compare).
+MEMBERS_PAGINATOR = LargeTablePaginator
 
 
 @admin.register(Segment)
@@ -139,7 +141,7 @@ class SegmentAdmin(admin.ModelAdmin):
             .only("run_id", "customer__external_id", "customer__email", "customer__first_name", "customer__last_name")
             .order_by("customer_id")
         )
-        page = LargeTablePaginator(members, MEMBERS_PER_PAGE).get_page(request.GET.get("members_page"))
+        page = MEMBERS_PAGINATOR(members, MEMBERS_PER_PAGE).get_page(request.GET.get("members_page"))
         link_customers = self.admin_site.is_registered(Customer)
         rows = [
             {
