@@ -38,7 +38,7 @@ def main() -> None:
     from django.test.utils import setup_test_environment
 
     from segcampaign.pagination import LargeTablePaginator
-    from segments.admin import segments as segment_admin
+    from segments.admin import segment_members as segment_admin
     from segments.models import Customer, Order, Segment
 
     setup_test_environment()

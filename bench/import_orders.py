@@ -6,9 +6,10 @@ Prints, measured in the same run:
 - import_orders: rows/s for a first import (100k new customers, 1M new orders into the empty
   order table), peak memory;
 - the same file again: rows/s when every row is unchanged (nothing is written);
-- Django's bulk_create of Order objects on 100,000 rows, rows/s, for comparison.
+- Django's bulk_create of Order objects on 100,000 rows, and save() per Order on 2,000 rows
+  (in one transaction), rows/s, for comparison.
 Tables are truncated between measurements. Goal: at least 250,000 rows/s on 2 cores.
-Options: --rows N, --customers N, --bulk-create-rows N, --regenerate, --profile (cProfile
+Options: --rows N, --customers N, --bulk-create-rows N, --save-rows N, --regenerate, --profile (cProfile
 of the first import, top functions by cumulative time).
 """
 
@@ -98,6 +99,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--bulk-create-rows", type=int, default=100_000)
+    parser.add_argument("--save-rows", type=int, default=2_000)
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
@@ -107,7 +109,7 @@ def main() -> None:
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
 
     if connection.vendor != "postgresql":
         sys.exit("This benchmark needs PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_import")
@@ -208,9 +210,22 @@ def main() -> None:
         f"bulk_create of Order objects: {n:,} rows in {orm:.2f} s = {n / orm:,.0f} rows/s "
         f"(of which building the objects {built:.2f} s)"
     )
+    # The plainest way: one save() (one INSERT) per order, in one transaction, rolled back.
+    saves = objects[: min(args.save_rows, n)]
+    with transaction.atomic():
+        started = time.perf_counter()
+        for order in saves:
+            order.pk = None
+            order.external_id = f"SAVE-{order.external_id}"
+            order.save()
+        per_row = len(saves) / (time.perf_counter() - started)
+        transaction.set_rollback(True)
+    print(f"save() per Order: {len(saves):,} rows at {per_row:,.0f} rows/s")
     print(
-        f"import_orders is {(report.rows / first) / (n / orm):.1f}x bulk_create "
-        f"(first import {report.rows / first:,.0f} rows/s vs {n / orm:,.0f} rows/s; goal 250,000 rows/s)"
+        f"import_orders is {(report.rows / first) / (n / orm):.1f}x bulk_create and "
+        f"{(report.rows / first) / per_row:.0f}x save() per row "
+        f"(first import {report.rows / first:,.0f} rows/s vs {n / orm:,.0f} and {per_row:,.0f} rows/s; "
+        f"goal 250,000 rows/s)"
     )
     truncate()
 

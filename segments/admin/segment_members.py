@@ -26,6 +26,8 @@ from segments.models import Customer, Segment
 from .display import admin_url
 
 MEMBERS_PER_PAGE = 100
+# Estimated counts and pages fetched by key (bench/admin_lists.py swaps in Django's to compare).
+MEMBERS_PAGINATOR = LargeTablePaginator
 EXPORT_CHUNK_ROWS = 2_000
 REACH_CACHE_SECONDS = 300
 EXPORT_LINK_TEXT = "Export members (CSV)"
@@ -55,7 +57,7 @@ def members_context(request, segment: Segment, *, may_see_customers: bool, link_
     context = {"reach": reach, "export_link_text": EXPORT_LINK_TEXT}
     if not may_see_customers:
         return {**context, "members_count": reach["members"], "members_hidden": True}
-    page = LargeTablePaginator(selectors.segment_members(segment_id=segment.pk), MEMBERS_PER_PAGE).get_page(
+    page = MEMBERS_PAGINATOR(selectors.segment_members(segment_id=segment.pk), MEMBERS_PER_PAGE).get_page(
         request.GET.get("members_page")
     )
     rows = []
