@@ -15,8 +15,7 @@ from django.utils.html import format_html, format_html_join
 from segments import selectors
 from segments.models import Membership
 
-from . import shop_format
-from .display import admin_url
+from .display import admin_url, day
 from .segment_members import joined_on
 
 def _current(customer=OuterRef("pk")):
@@ -72,7 +71,7 @@ def _segment_link(segment, *, element_id: str = "") -> str:
 
 def _run_day(run) -> str:
     """The day a run's membership took effect (the day the customer joined or left)."""
-    return shop_format.calendar_day(joined_on(run.finished_at, run.started_at, run.created_at)) if run else "-"
+    return day(joined_on(run.finished_at, run.started_at, run.created_at)) if run else "-"
 
 
 def current_segment_block(customer) -> str:

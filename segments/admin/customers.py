@@ -33,8 +33,8 @@ from segcampaign.pagination import LargeTablePaginator
 from segments.models import ConsentSource, Customer, Order
 
 from . import customer_segments
+from .display import day, moment_text, money
 from .search import as_e164, search_terms
-from .shop_format import day, day_and_time, money
 
 LATEST_ORDERS_SHOWN = 50
 SEGMENT_HISTORY_SHOWN = 20
@@ -107,7 +107,7 @@ class OrderInline(admin.TabularInline):
 
     @admin.display(description="ordered at")
     def ordered_at_shown(self, order):
-        return day_and_time(order.ordered_at)
+        return moment_text(order.ordered_at)
 
     @admin.display(description="amount")
     def amount_shown(self, order):
@@ -362,11 +362,11 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description="first order")
     def totals_first_order(self, customer):
-        return day_and_time(self._totals(customer)["first"]) if customer.pk else "-"
+        return moment_text(self._totals(customer)["first"]) if customer.pk else "-"
 
     @admin.display(description="last order")
     def totals_last_order(self, customer):
-        return day_and_time(self._totals(customer)["last"]) if customer.pk else "-"
+        return moment_text(self._totals(customer)["last"]) if customer.pk else "-"
 
     @admin.display(description="segment now")
     def segment_now(self, customer):

@@ -51,19 +51,28 @@ def money(value, *, digits: int = 2) -> str:
     return f"{sign}{settings.CURRENCY_SYMBOL}{abs(value):,.{digits}f}"
 
 
-def day(value: datetime.date | None) -> str:
-    """A date as every page writes it: "30 Nov 2026"."""
+def day(value: datetime.date | datetime.datetime | None) -> str:
+    """A date as every page writes it: "30 Nov 2026"; a moment's date in the shop's time zone."""
+    if isinstance(value, datetime.datetime):
+        return _local_text(value, DATE_FORMAT)
     return EMPTY if value is None else dateformat.format(value, DATE_FORMAT)
 
 
 def moment_text(value: datetime.datetime | None) -> str:
     """A date and time in the shop's time zone as every page writes it: "30 Nov 2026, 14:05"."""
-    shown = moment(value)
-    if shown is None:
+    return _local_text(value, DATETIME_FORMAT)
+
+
+def _local_text(value: datetime.datetime | None, pattern: str) -> str:
+    """In the shop's time zone; a moment the zone cannot reach (0001-01-01 00:00 UTC is year 0
+    in London, which Python has not) in UTC, saying so, rather than fail the page."""
+    if value is None:
         return EMPTY
-    if isinstance(shown, str):
-        return shown
-    return dateformat.format(timezone.localtime(shown), DATETIME_FORMAT)
+    try:
+        local = timezone.localtime(value)
+    except OverflowError:
+        return f"{dateformat.format(value.astimezone(datetime.UTC), pattern)} UTC"
+    return dateformat.format(local, pattern)
 
 
 def seconds(value) -> str:

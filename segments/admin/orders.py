@@ -19,7 +19,7 @@ from segcampaign.pagination import LargeTablePaginator
 from segments import selectors, services
 from segments.models import Customer, Order
 
-from . import shop_format
+from .display import moment_text, money
 from .search import search_terms
 
 
@@ -226,11 +226,11 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="ordered at", ordering="ordered_at")
     def ordered_at_shown(self, order):
-        return shop_format.day_and_time(order.ordered_at)
+        return moment_text(order.ordered_at)
 
     @admin.display(description="amount", ordering="amount")
     def amount_shown(self, order):
-        return shop_format.money(order.amount)
+        return money(order.amount)
 
     @admin.display(description="return", ordering="is_return", empty_value="")
     def return_shown(self, order):

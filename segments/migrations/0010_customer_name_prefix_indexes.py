@@ -33,7 +33,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("segments", "0007_run_warnings"),
+        ("segments", "0009_run_drafts"),
     ]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
