@@ -4,7 +4,8 @@ A run is a record, so its page is read-only: status and progress while it is que
 running (the page polls the run's status endpoint). A finished run's page is written for the
 marketer: segment cards first (run_sections.py), then sizes and who moved since the last run;
 how K was chosen, quality scores, the maps and the run's settings sit under "Technical details",
-whose figures are drawn only when it is opened.
+whose figures are drawn only when it is opened. plotly.js is fetched after the page has loaded
+(includes/plot_render.html): the cards and tables never wait for it.
 
 Figures go to the page as JSON (plots.to_json) and are cached per run and what they show
 (names, colours, currency): building them costs more than the rest of the page, and a run's
