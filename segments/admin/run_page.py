@@ -4,7 +4,8 @@ A run is a record, so its page is read-only: status and progress while it is que
 running (the page polls the run's status endpoint). A finished run's page is written for the
 marketer: segment cards first (run_sections.py), then sizes and who moved since the last run;
 how K was chosen, quality scores, the maps and the run's settings sit under "Technical details",
-whose figures are drawn only when it is opened.
+whose figures are drawn only when it is opened. plotly.js is fetched after the page has loaded
+(includes/plot_render.html): the cards and tables never wait for it.
 
 Figures go to the page as JSON (plots.to_json) and are cached per run and what they show
 (names, colours, currency): building them costs more than the rest of the page, and a run's
@@ -67,10 +68,8 @@ SCORES = ("silhouette", "davies_bouldin", "calinski_harabasz")
 # Metric entries drawn elsewhere on the page (sizes have their own chart).
 METRICS_SHOWN_ELSEWHERE = {"sizes"}
 # Figures the marketer sees at once, then those under "Technical details".
-MAIN_PLOTS = (
-    ("sizes", "Segment sizes"),
-    ("sankey", "Who moved since the last run"),
-)
+# (The sizes are a plain HTML chart: there at once, before plotly.js loads.)
+MAIN_PLOTS = (("sankey", "Who moved since the last run"),)
 TECHNICAL_PLOTS = (
     ("elbow", "Choosing the number of segments"),
     ("projection_2d", "Customers on a map (2-D)"),
@@ -89,7 +88,6 @@ PLOT_HELP = {
     "directions in which customers differ most (PCA). Segments that sit apart are truly different.",
     "projection_3d": "The same with a third direction: drag to turn, scroll to zoom, click a legend entry "
     "to hide a segment.",
-    "sizes": "Customers per segment, in the colour of its card. Hover for the share of customers and of revenue.",
     "rfm_heatmap": "Customers by recency score (rows, 5 = bought most recently) and frequency score "
     "(columns, 5 = most orders): how many are in each cell and what they spend on average.",
     "sankey": "Left: the segment each customer was in before this run; right: the segment now. "
@@ -165,7 +163,8 @@ def _figures(run: SegmentationRun, profiles, names, colours, shares) -> dict[str
     key = f"segments:run-figures:{run.pk}:{digest}"
     figures = cache.get(key)
     if figures is None:
-        figures = {name: plots.to_json(figure) for name, figure in plots.run_figures(**inputs).items()}
+        shown = {name for name, _ in (*MAIN_PLOTS, *TECHNICAL_PLOTS)}
+        figures = {name: plots.to_json(figure) for name, figure in plots.run_figures(**inputs).items() if name in shown}
         cache.set(key, figures, FIGURE_CACHE_SECONDS)
     return figures
 

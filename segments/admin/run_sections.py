@@ -32,6 +32,7 @@ def revenue_shares(run: SegmentationRun, profiles: list[dict]) -> dict[str, floa
 def cards(profiles: list[dict], colours: dict[str, str], shares: dict[str, float | None]) -> list[dict]:
     """One card per segment, largest first: name, size, shares, who they are and what to do."""
     result = []
+    largest = max((p.get("size") or 0 for p in profiles), default=0) or 1
     for profile in sorted(profiles, key=lambda p: p.get("size") or 0, reverse=True):
         key = profile.get("key") or ""
         segment_id = profile.get("segment_id")
@@ -47,6 +48,8 @@ def cards(profiles: list[dict], colours: dict[str, str], shares: dict[str, float
                 "description": profile.get("description") or "",
                 "action": action.action,
                 "action_detail": action.detail,
+                # The size chart's bar, in em: the largest segment 20em, none thinner than a line.
+                "bar_em": max(0.2, round(20 * (profile.get("size") or 0) / largest, 2)),
             }
         )
     return result

@@ -13,7 +13,7 @@ from segments.models import Customer, DraftLabel, Membership, Order, Segment, Se
 from ..conftest import make_shop
 from .conftest import legend_of, run_url, segment_now
 
-PLOT_DIVS = ("plot-elbow", "plot-projection-2d", "plot-projection-3d", "plot-sizes", "plot-rfm-heatmap", "plot-sankey")
+PLOT_DIVS = ("plot-elbow", "plot-projection-2d", "plot-projection-3d", "plot-rfm-heatmap", "plot-sankey")
 
 
 # --- the run page ---------------------------------------------------------------------------------
@@ -29,6 +29,7 @@ def test_the_run_page_draws_every_plot_and_names_the_chosen_k(admin_client, segm
     assert f"{segmented.k} segments" in html
     assert escape(segmented.k_reason) in html
     assert "/static/plotly/plotly.min.js" in html
+    assert 'id="sizes"' in html  # the sizes: an HTML chart, no figure
     # Metrics come with words a shop owner can read, profiles with their descriptions and links.
     assert "how well separated the segments are" in html
     for segment in Segment.objects.filter(last_run=segmented):
