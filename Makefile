@@ -66,9 +66,11 @@ beat: install
 	$(VENV)/bin/celery -A segcampaign beat --loglevel=INFO
 
 ## Benchmarks need PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test make bench
+## (bench/campaign.py also needs Redis: BENCH_REDIS_URL, default redis://127.0.0.1:6379/15)
 bench: migrate
 	$(PY) bench/import_orders.py
 	$(PY) bench/segmentation.py
+	$(PY) bench/campaign.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles .pytest_cache
