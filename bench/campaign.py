@@ -251,6 +251,7 @@ def main() -> None:
     parser.add_argument("--orders-per-customer", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-shop", action="store_true", help="reuse the shop and segments of the last run")
+    # --skip plan (with --keep-shop) sends what the last launch left unsent.
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"))
     parser.add_argument("--baseline-sample", type=int, default=20_000, help="messages of the per-recipient design")
     parser.add_argument("--render-messages", type=int, default=20_000)
@@ -263,7 +264,7 @@ def main() -> None:
     parser.add_argument("--host-messages", type=int, default=60_000, help="emails the two workers send, no cap")
     parser.add_argument("--cap", type=float, default=200.0, help="EMAIL_RATE_LIMIT of the two workers")
     parser.add_argument("--cap-seconds", type=float, default=60.0, help="how long the capped send lasts")
-    parser.add_argument("--skip", nargs="*", choices=["render", "send", "host", "cap"], default=[])
+    parser.add_argument("--skip", nargs="*", choices=["plan", "render", "send", "host", "cap"], default=[])
     args = parser.parse_args()
 
     global setup
@@ -293,10 +294,15 @@ def main() -> None:
         k = setup.segment_shop()
         print(f"setup: {customers:,} customers, {orders:,} orders loaded and segmented ({k} segments) "
               f"in {time.perf_counter() - started:.0f} s")
-    setup.reset_campaigns()
     setup.clear_broker(args.redis_url)
+    if "plan" in args.skip:
+        from campaigns.models import CampaignRun
 
-    run, _ = plan_and_queue(args)
+        run = CampaignRun.objects.filter(triggered_by="bench", status="succeeded").latest("pk")
+        print(f"kept run {run.pk} of the last launch and its unsent messages")
+    else:
+        setup.reset_campaigns()
+        run, _ = plan_and_queue(args)
     if "render" not in args.skip:
         render_rates(args)
     standin = setup.start_standin(port, args.latency)
