@@ -79,12 +79,14 @@ beat: install
 ## DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench make bench. The shop of 1,000,000 customers
 ## is loaded once and kept; the import benchmark runs last because it empties the customer and
 ## order tables (the next `make bench` loads the shop again). BENCH_ARGS go to segmentation.py.
+## bench/campaign.py also needs Redis: BENCH_REDIS_URL, default redis://127.0.0.1:6379/15.
 bench: migrate
 	$(PY) bench/render.py
 	$(PY) bench/k_choice.py
 	$(PY) bench/clustering_algorithms.py
 	$(PY) bench/segmentation.py --reuse $(BENCH_ARGS)
 	$(PY) bench/admin_lists.py
+	$(PY) bench/campaign.py
 	$(PY) bench/import_orders.py
 
 clean:

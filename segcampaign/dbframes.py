@@ -27,8 +27,11 @@ def _is_postgres() -> bool:
 AGGREGATE_SETTINGS = ("SET LOCAL jit = off",)
 
 
-def read_frame(sql: str, params: list | tuple = (), *, columns: list[str]) -> pd.DataFrame:
-    """Run one SELECT and return its rows as a frame with the given column names."""
+def read_frame(
+    sql: str, params: list | tuple = (), *, columns: list[str], text: tuple[str, ...] | list[str] = ()
+) -> pd.DataFrame:
+    """Run one SELECT and return its rows as a frame with the given column names. Columns named
+    in `text` are read as text whatever they hold: CSV would make "+447700900123" a number."""
     with transaction.atomic(), connection.cursor() as cursor:
         if _is_postgres():
             # COPY cannot take bind parameters: let psycopg render them client-side.
@@ -45,7 +48,10 @@ def read_frame(sql: str, params: list | tuple = (), *, columns: list[str]) -> pd
             buffer.seek(0)
             if buffer.getbuffer().nbytes == 0:
                 return pd.DataFrame({name: pd.Series(dtype="float64") for name in columns})
-            return pd.read_csv(buffer, header=None, names=columns, keep_default_na=True, na_values=[""])
+            return pd.read_csv(
+                buffer, header=None, names=columns, keep_default_na=True, na_values=[""],
+                dtype={name: str for name in text} or None,
+            )
         cursor.execute(sql, params)
         return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
 

@@ -139,6 +139,8 @@ CUSTOMER_COLUMNS = frozenset(
     ("email", "phone", "first_name", "last_name", "country", "time_zone", "locale", "email_consent",
      "sms_consent", "attributes")
 )
+# Those that hold text, read as text even when every value looks like a number (phone numbers).
+TEXT_COLUMNS = CUSTOMER_COLUMNS - {"email_consent", "sms_consent"}
 
 
 def customers_columns_frame(
@@ -157,7 +159,7 @@ def customers_columns_frame(
             f" WHERE id IN (SELECT customer_id FROM {MEMBERSHIP_TABLE} WHERE ended_run_id IS NULL AND segment_id IN "
             f"({id_list(np.asarray(segment_ids)) or 'NULL'}))"
         )
-    frame = read_frame(sql, [], columns=["customer_id", *columns])
+    frame = read_frame(sql, [], columns=["customer_id", *columns], text=[c for c in columns if c in TEXT_COLUMNS])
     frame["customer_id"] = frame["customer_id"].astype("int64")
     return frame.set_index("customer_id").sort_index()
 

@@ -9,6 +9,7 @@ again (the provider was never called for it); a message left `sending` becomes `
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,8 +21,10 @@ from django.utils import timezone
 from campaigns.models import CampaignRun, Message
 from campaigns.planning import Plan
 from segcampaign.bulk import copy_rows
+from segcampaign.rowupdates import update_rows
 
 TABLE = Message._meta.db_table
+CONTENT = ("subject", "html", "text", "body", "links")  # what a rendering stores on its message
 Status = Message.Status
 
 
@@ -86,19 +89,25 @@ def messages_claim(*, run_id: int, limit: int, now: dt.datetime | None = None) -
     return ids, now
 
 
-def messages_start_sending(*, ids: list[int], claimed_at: dt.datetime) -> list[int]:
+def messages_start_sending(
+    *, ids: list[int], claimed_at: dt.datetime, content: Mapping[int, Sequence] | None = None
+) -> list[int]:
     """Move claimed messages to `sending`, right before the provider is called; returns the ids
-    that were still this claim's (a claim taken over after a timeout is not ours any more)."""
+    that were still this claim's (a claim taken over after a timeout is not ours any more).
+
+    `content` (id -> subject, html, text, body, links) is stored by the same statement, so a
+    message is `sending` exactly when its rendering is on its row: one query for a slice.
+    """
     if not ids:
         return []
-    with connection.cursor() as cursor:
-        placeholders = ", ".join(["%s"] * len(ids))
-        cursor.execute(
-            f"UPDATE {TABLE} SET status = 'sending', attempts = attempts + 1 "
-            f"WHERE id IN ({placeholders}) AND status = 'claimed' AND claimed_at = %s RETURNING id",
-            [*ids, connection.ops.adapt_datetimefield_value(claimed_at) if connection.vendor == "sqlite" else claimed_at],
-        )
-        return sorted(row[0] for row in cursor.fetchall())
+    columns = list(CONTENT) if content else []
+    rows = [(pk, *content[pk]) for pk in ids] if content else [(pk,) for pk in ids]
+    when = connection.ops.adapt_datetimefield_value(claimed_at) if connection.vendor == "sqlite" else claimed_at
+    return update_rows(
+        Message, columns, rows,
+        extra_set="status = 'sending', attempts = attempts + 1",
+        condition="status = 'claimed' AND claimed_at = %s", condition_params=[when],
+    )
 
 
 def messages_release(*, ids: list[int], claimed_at: dt.datetime) -> int:

@@ -22,6 +22,7 @@ from campaigns.channels import ChannelError, Code, EmailChannel, OutgoingMessage
 from campaigns.models import Campaign, CampaignRun, Message, MessageTemplate, Rule, Suppression, Variant
 from campaigns.ratelimit import limiter_for
 from campaigns.rendering import CustomerData, RenderError, SegmentData, compile_template, message_context
+from segcampaign.rowupdates import update_rows
 from segments import selectors
 
 from . import outbox, personal
@@ -91,7 +92,12 @@ def run_batch_send(*, run_id: int, email_channel: EmailChannel | None = None, sm
             )
             outcome.failed += failed
             continue
-        _send(batch, channel, _sender(channel, email_channel, sms_backend), claimed_at, outcome)
+        if channel == "email" and email_channel is None:
+            # Its threads and kept-alive connections serve every slice of the batch, then close.
+            with EmailChannel(concurrency=settings.CAMPAIGN_SEND_CONCURRENCY) as sender:
+                _send(batch, channel, sender, claimed_at, outcome)
+        else:
+            _send(batch, channel, _sender(channel, email_channel, sms_backend), claimed_at, outcome)
     return outcome
 
 
@@ -109,7 +115,7 @@ def _refusal(channel: str, sms_backend) -> str:
 
 def _sender(channel: str, email_channel, sms_backend):
     if channel == "email":
-        return email_channel or EmailChannel(concurrency=settings.CAMPAIGN_SEND_CONCURRENCY)
+        return email_channel
     return sms_backend or get_sms_backend(status_callback=links.sms_status_callback_url())
 
 
@@ -156,12 +162,12 @@ def _send(batch, channel: str, sender, claimed_at: dt.datetime, outcome: BatchOu
         part = batch[start : start + size]
         limiter.acquire(len(part))
         by_id = {message.pk: (message, result) for message, result in part}
-        ours = outbox.messages_start_sending(ids=list(by_id), claimed_at=claimed_at)
+        for message, result in part:
+            _fill(message, result)
+        # The rendered content is on the row before the provider is called (same statement).
+        content = {pk: tuple(getattr(message, name) for name in outbox.CONTENT) for pk, (message, _) in by_id.items()}
+        ours = outbox.messages_start_sending(ids=list(by_id), claimed_at=claimed_at, content=content)
         outcome.lost_claim += len(by_id) - len(ours)
-        # The rendered content is on the row before the provider is called.
-        for pk in ours:
-            _fill(*by_id[pk])
-        Message.objects.bulk_update([by_id[pk][0] for pk in ours], ["subject", "html", "text", "body", "links"])
         outgoing = [_outgoing(*by_id[pk]) for pk in ours]
         results = sender.send_messages(outgoing) if outgoing else []
         _record([by_id[int(r.message_id)][0] for r in results], results, outcome)
@@ -202,7 +208,8 @@ def _record(messages: list[Message], results: list[SendResult], outcome: BatchOu
                 suppressions.append(Suppression(channel=message.channel, address=message.to, reason=reason,
                                                 detail=result.error.message[:500]))
         changed.append(message)
-    Message.objects.bulk_update(changed, ["status", "provider_id", "sent_at", "error", "send_after", "claimed_at"])
+    columns = ["status", "provider_id", "sent_at", "error", "send_after", "claimed_at"]
+    update_rows(Message, columns, [(m.pk, *(getattr(m, name) for name in columns)) for m in changed])
     if suppressions:
         Suppression.objects.bulk_create(suppressions, ignore_conflicts=True)
 

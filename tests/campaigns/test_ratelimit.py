@@ -49,3 +49,18 @@ def test_two_workers_share_one_budget_through_redis(redis_url):
 
     # Each alone would send 100 a second: together they still send about 100, not 200.
     assert rate == pytest.approx(100, rel=0.1)
+
+
+@pytest.mark.parametrize("shared", [False, pytest.param(True, marks=pytest.mark.redis)])
+def test_a_worker_that_oversleeps_its_wait_loses_no_budget(shared, redis_url, monkeypatch):
+    # On a loaded host sleep() returns late. Waiting for a whole burst's tokens and then
+    # oversleeping let the bucket fill past its capacity, and the tokens beyond it were lost.
+    if shared:
+        redis.Redis.from_url(redis_url).delete("segcampaign:rate:email-late")
+    real_sleep = time.sleep
+    monkeypatch.setattr("campaigns.ratelimit.time.sleep", lambda seconds: real_sleep(seconds * 1.5))
+    limiter = RateLimiter("email-late", 200, redis_url=redis_url if shared else None)  # burst 20
+
+    rate = rate_achieved([limiter], 420, step=20)
+
+    assert rate == pytest.approx(210, rel=0.05)  # was ~140: 20 tokens every 0.15 s

@@ -172,3 +172,31 @@ def test_the_default_file_backend_writes_the_email_with_its_headers(settings, tm
     content = written.read_text()
     assert content.count("List-Unsubscribe-Post: List-Unsubscribe=One-Click") == 2
     assert "Subject: Ada, 10% off" in content
+
+
+def test_concurrent_sending_keeps_its_threads_and_connections_for_every_call_until_closed(postmark):
+    channel = EmailChannel(concurrency=4)
+
+    for call in range(3):  # a send task's slices
+        results = channel.send_messages([message(i, to=f"c{call}-{i}@example.com") for i in range(8)])
+        assert all(r.ok for r in results)
+    kept = set(postmark.connections)
+    channel.close()
+    channel.send_messages([message(i) for i in range(2)])
+    channel.close()
+
+    assert postmark.requests == 26
+    assert len(kept) <= 4  # was 4 new connections per call
+    assert len(postmark.connections) > len(kept)  # closed ones are not used again
+
+
+def test_concurrent_sending_still_goes_through_the_proxy_the_environment_names(postmark, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    with EmailChannel(concurrency=2) as channel:
+        results = channel.send_messages([message(1), message(2)])
+
+    assert [r.error.code for r in results] == [Code.NETWORK, Code.NETWORK]
+    assert postmark.requests == 0

@@ -5,6 +5,8 @@ import json
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from twilio.http.response import Response
 
@@ -58,6 +60,21 @@ def test_a_batch_renders_stores_and_sends_every_email_once(campaign):
     assert "10% off with HELLO10" in message.html and links.tracked_url(message.pk, 0) in message.html
     assert message.links == ["https://shop.test/x"]
     assert "mail.test" not in links.tracked_url(message.pk, 0)  # no personal data in a link
+
+
+def test_a_slice_is_marked_sending_with_its_content_and_recorded_in_one_statement_each(campaign, settings):
+    settings.CAMPAIGN_SEND_CONCURRENCY = 16  # slices of 64: the 60 messages are one slice
+    run = launched(campaign)
+
+    with CaptureQueriesContext(connection) as queries:
+        outcome = services.run_batch_send(run_id=run.pk)
+
+    updates = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(("UPDATE", "WITH"))]
+    assert outcome.sent == 60
+    assert len(updates) == 3  # claim; to `sending` with the content; the provider's answers
+    assert "'sending'" in updates[1] and "html" in updates[1]
+    message = Message.objects.get(run=run, to="c1@mail.test")
+    assert (message.status, message.attempts) == ("sent", 1) and "HELLO10" in message.html
 
 
 def test_a_second_batch_or_a_retried_task_sends_nothing_again(campaign):
