@@ -1,9 +1,5 @@
-"""Two flows of the browser tests whose pages are being built on other branches: runs started in
-admin become drafts that a marketer makes live, and a segment's members are exported as CSV.
-
-They are written against the labels those pages will have ("Make live straight away", "Make
-live", "Export members (CSV)") and fail until the pages are merged.
-"""
+"""Try before apply and the members export, in the browser: a run started in admin is a draft
+that a marketer makes live, and a segment's members download as CSV."""
 
 import csv
 import io
