@@ -100,7 +100,7 @@ def test_rename_a_segment_and_find_a_customers_segment(logged_in, segmented_shop
     page.get_by_role("link", name=biggest.name, exact=True).click()
     load_time(page, "segment page")
     expect(page.locator("#members h2")).to_contain_text(f"({biggest.size})")
-    page.steps.shot("segment-page", readme_name="segment-page.png")
+    page.steps.shot("segment-page", readme_name="segment-page.png", readme_from="#members")
 
     page.locator("#id_name").fill("Weekend regulars")
     page.locator("input[name=_continue]").first.click()

@@ -92,7 +92,8 @@ def test_run_campaign_says_a_run_left_to_the_workers_is_queued(campaign, capsys)
     call_command("run_campaign", campaign.name)
 
     out = capsys.readouterr().out
-    assert "Run 1 (queued) of campaign 'Test campaign': queued; the workers plan and send it" in out
+    run = CampaignRun.objects.get()
+    assert f"Run {run.pk} (queued) of campaign 'Test campaign': queued; the workers plan and send it" in out
 
 
 def test_run_campaign_names_a_campaign_that_does_not_exist(db):
