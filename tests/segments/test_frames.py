@@ -1,9 +1,13 @@
 """Bulk reads into frames: what reaches SQL."""
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
 
 from segments import features, frames
-from segments.models import Customer
+from segments.models import Customer, Order
+from segments.services.stats import customer_stats_refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -23,3 +27,23 @@ def test_attribute_names_with_letters_digits_dashes_and_underscores_are_read(db)
     frame = frames.customers_frame(attributes=["money_spent-2", "points_3"])
 
     assert frame[["money_spent-2", "points_3"]].astype(float).to_dict("records") == [{"money_spent-2": 12.5, "points_3": 3.0}]
+
+
+def test_net_spend_is_the_same_to_the_cent_on_every_database(db):
+    # SQLite adds decimal amounts as binary floats: 0.10 + 0.20 came back as 0.30000000000000004
+    # there and 0.3 on PostgreSQL, and that last bit was enough to change the segments a run found.
+    start = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    customer = Customer.objects.create(external_id="C1")
+    Order.objects.bulk_create(
+        Order(customer=customer, external_id=f"O{i}", ordered_at=start + dt.timedelta(days=i), amount=amount, quantity=1)
+        for i, amount in enumerate([Decimal("0.10"), Decimal("0.20")])
+    )
+    exact = float(Decimal("0.30"))
+
+    assert frames.order_stats_frame(from_orders=True)["monetary"].tolist() == [exact]
+    customer_stats_refresh(since=None)
+    assert frames.order_stats_frame()["monetary"].tolist() == [exact]
+    # An incremental refresh aggregates in SQL straight into the table.
+    customer_stats_refresh(since=start - dt.timedelta(days=365 * 10))
+    assert frames.order_stats_frame()["monetary"].tolist() == [exact]
+    assert frames.order_stats_frame(customer_ids=[customer.pk])["monetary"].tolist() == [exact]
