@@ -37,7 +37,9 @@ def _epoch(column: str) -> str:
     """SQL for a timestamp column as seconds since 1970 (NULL stays NULL)."""
     if _is_postgres():
         return f"extract(epoch from {column})::float8"
-    return f"CAST(strftime('%%s', {column}) AS REAL)"
+    # strftime('%s') drops the fraction of a second, which PostgreSQL keeps: an order at
+    # 00:00:00.5 was a day further back here. Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
+    return f"(CAST(strftime('%%s', {column}) AS REAL) + COALESCE(CAST(NULLIF(substr({column}, 20), '') AS REAL), 0))"
 
 
 def _to_utc(seconds: pd.Series) -> pd.Series:

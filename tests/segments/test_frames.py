@@ -3,6 +3,7 @@
 import datetime as dt
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from segments import features, frames
@@ -47,3 +48,17 @@ def test_net_spend_is_the_same_to_the_cent_on_every_database(db):
     customer_stats_refresh(since=start - dt.timedelta(days=365 * 10))
     assert frames.order_stats_frame()["monetary"].tolist() == [exact]
     assert frames.order_stats_frame(customer_ids=[customer.pk])["monetary"].tolist() == [exact]
+
+
+def test_order_times_keep_their_fraction_of_a_second_on_every_database(db):
+    # SQLite's strftime('%s') dropped it: an order half a second after midnight counted from the
+    # midnight before, a day more of recency and tenure than PostgreSQL gave.
+    at = dt.datetime(2026, 6, 1, 0, 0, 0, 500_000, tzinfo=dt.UTC)
+    customer = Customer.objects.create(external_id="C1")
+    Order.objects.create(customer=customer, external_id="O1", ordered_at=at, amount=Decimal("10.00"), quantity=1)
+    customer_stats_refresh(since=None)
+
+    for stats in (frames.order_stats_frame(from_orders=True), frames.order_stats_frame()):
+        assert stats[["first_order_at", "last_order_at"]].iloc[0].tolist() == [pd.Timestamp(at)] * 2
+        built = features.build_features(stats, as_of=dt.date(2026, 6, 2))
+        assert built[["recency_days", "tenure_days"]].iloc[0].tolist() == [0, 0]
