@@ -22,6 +22,11 @@ CUSTOMER_TABLE = Customer._meta.db_table
 ORDER_TABLE = Order._meta.db_table
 STATS_TABLE = CustomerStats._meta.db_table
 MEMBERSHIP_TABLE = Membership._meta.db_table
+# Amounts are stored to the cent. SQLite has no decimal type: its SUM adds them as binary
+# floats (0.10 + 0.20 = 0.30000000000000004) where PostgreSQL adds exact numerics, so sums
+# are rounded back to the cent as they are read and both databases give the same features
+# (and the same segments: a last-bit difference reorders the fit's hash-keyed sample).
+MONEY_PLACES = Order._meta.get_field("amount").decimal_places
 
 
 def _is_postgres() -> bool:
@@ -32,7 +37,9 @@ def _epoch(column: str) -> str:
     """SQL for a timestamp column as seconds since 1970 (NULL stays NULL)."""
     if _is_postgres():
         return f"extract(epoch from {column})::float8"
-    return f"CAST(strftime('%%s', {column}) AS REAL)"
+    # strftime('%s') drops the fraction of a second, which PostgreSQL keeps: an order at
+    # 00:00:00.5 was a day further back here. Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
+    return f"(CAST(strftime('%%s', {column}) AS REAL) + COALESCE(CAST(NULLIF(substr({column}, 20), '') AS REAL), 0))"
 
 
 def _to_utc(seconds: pd.Series) -> pd.Series:
@@ -76,7 +83,7 @@ def _stats_frame(frame: pd.DataFrame) -> pd.DataFrame:
     frame["last_order_at"] = _to_utc(frame["last_order_at"])
     for column in ("frequency", "returns", "quantity"):
         frame[column] = pd.to_numeric(frame[column]).fillna(0).astype("int64")
-    frame["monetary"] = pd.to_numeric(frame["monetary"]).astype("float64")
+    frame["monetary"] = pd.to_numeric(frame["monetary"]).astype("float64").round(MONEY_PLACES)
     frame["customer_id"] = frame["customer_id"].astype("int64")
     return frame.set_index("customer_id").sort_index()
 

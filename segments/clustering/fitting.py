@@ -21,6 +21,15 @@ from .matrix import CHUNK_ROWS, assign, check_matrix, label_means, label_sums, w
 from .sampling import hash_batches, row_hashes, sample_positions
 
 
+# k-means++ restarts cost n_init passes over the sample, so on a small one they are cheap, and
+# four miss the best partition of a small shop often: with one VIP among 120 customers, 13 seeds
+# in 60 merged him into a group and split another (inertia 122 against 82); ten restarts missed
+# none. A sample up to SMALL_SAMPLE rows gets at least SMALL_SAMPLE_RESTARTS: less work than
+# four restarts on a full 50,000-row sample.
+SMALL_SAMPLE = 10_000
+SMALL_SAMPLE_RESTARTS = 10
+
+
 @dataclass
 class ClusterResult:
     labels: np.ndarray
@@ -117,6 +126,8 @@ def _seed_centroids(rows: _Rows, *, k: int, seed: int, n_init: int) -> tuple[KMe
     distinct = len(np.unique(sample, axis=0))
     if distinct < k:
         raise ClusteringError(f"too few distinct customers for K={k}: only {distinct} different feature rows")
+    if len(sample) <= SMALL_SAMPLE:
+        n_init = max(n_init, SMALL_SAMPLE_RESTARTS)
     seeded = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=seed).fit(sample)
     return seeded, {"n_init": n_init, "sample_size": len(sample)}
 
