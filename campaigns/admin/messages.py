@@ -15,6 +15,7 @@ from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 
 from campaigns.models import Campaign, CampaignRun, Message
+from segcampaign.admin_records import RecordAdmin
 from segments import selectors
 from segments.admin.display import admin_url
 from segments.admin.search import as_e164
@@ -75,7 +76,8 @@ class CampaignFilter(admin.SimpleListFilter):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(RecordAdmin):
+    # The outbox is written by launches and workers only: a record, read-only here.
     list_display = ("id", "status_badge", "channel", "to", "run_link", "when")
     list_display_links = ("id", "status_badge")
     list_filter = ("status", "channel", CampaignFilter, RunFilter, "holdout")
@@ -148,13 +150,3 @@ class MessageAdmin(admin.ModelAdmin):
         if phone:
             return queryset.filter(to=phone), False
         return queryset.filter(to__startswith=term.lower()), False
-
-    # The outbox is written by launches and workers only.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from campaigns import selectors, services
 from campaigns.models import Campaign, CampaignRun, Message
 from segcampaign import jobs
+from segcampaign.admin_records import RecordAdmin
 from segments.admin.display import admin_url, number
 
 from . import plans
@@ -68,7 +69,8 @@ def messages_url(run: CampaignRun, **filters) -> str | None:
 
 
 @admin.register(CampaignRun)
-class CampaignRunAdmin(admin.ModelAdmin):
+class CampaignRunAdmin(RecordAdmin):
+    # Runs are records: launched from the campaign's page, never edited or deleted.
     list_display = ("id", "campaign", "status_badge", "triggered_by", "created_at", "planned", "duration")
     list_display_links = ("id", "status_badge")
     list_filter = ("status", "triggered_by", ("campaign", admin.RelatedOnlyFieldListFilter))
@@ -93,16 +95,6 @@ class CampaignRunAdmin(admin.ModelAdmin):
         if run.started_at and run.finished_at:
             return f"{(run.finished_at - run.started_at).total_seconds():,.1f} s"
         return "–"
-
-    # Runs are records: launched from the campaign's page, never edited or deleted.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name

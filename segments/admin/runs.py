@@ -22,6 +22,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from segcampaign import jobs
+from segcampaign.admin_records import RecordAdmin
 from segments import features, services, tasks
 from segments.models import Algorithm, SegmentationRun
 
@@ -111,7 +112,7 @@ class RunNowForm(forms.Form):
 
 
 @admin.register(SegmentationRun)
-class SegmentationRunAdmin(admin.ModelAdmin):
+class SegmentationRunAdmin(RecordAdmin):
     list_display = (
         "id",
         "status_badge",
@@ -209,17 +210,8 @@ class SegmentationRunAdmin(admin.ModelAdmin):
     def parameters(self, run: SegmentationRun):
         return key_value_table([(key, number(value)) for key, value in sorted(run.params.items())])
 
-    # -- permissions: runs are records. They are started with the form on the list page (which
-    # needs the "add" permission) and never edited or deleted: memberships point at them.
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    # -- permissions: runs are records (RecordAdmin). They are started with the form on the list page
+    # (which needs the model's "add" permission) and never edited or deleted: memberships point at them.
 
     def _may_start_runs(self, request) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.add_{self.opts.model_name}")
